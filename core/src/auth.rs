@@ -1,0 +1,1 @@
+//! Glue between the handshake and JWT verification.

@@ -1,0 +1,1 @@
+//! The async driver over `embedded-io-async` streams.

@@ -1,0 +1,3 @@
+//! The `tollgate` command-line program.
+
+fn main() {}

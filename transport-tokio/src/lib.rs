@@ -1,0 +1,1 @@
+//! tollgate on tokio: authenticated WebSocket servers and the `tollgate` command-line program.
