@@ -5,7 +5,7 @@
 //! - [`Key`]: one typed verification key; `Key::algorithm()` is the only algorithm it verifies.
 //! - `Key::verify_signature(signing_input, signature)` checks the raw JWS signature bytes.
 
-use super::error::{JwtError, KeyError};
+use super::error::JwtError;
 
 /// A JWS algorithm tollgate implements. `none` is deliberately unrepresentable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,29 +45,58 @@ impl Algorithm {
     }
 }
 
-/// Placeholder so the skeleton compiles; replaced by the key implementation.
-#[derive(Debug)]
-pub struct Key {
-    _private: (),
+/// One typed verification key. The key decides the algorithm: a key verifies only
+/// tokens whose header `alg` equals [`Key::algorithm`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Key {
+    /// An HMAC-SHA256 shared secret.
+    #[cfg(feature = "hs256")]
+    Hs256(crate::jwt::alg::hs256::Hs256Secret),
+    /// A P-256 public key.
+    #[cfg(feature = "es256")]
+    Es256(crate::jwt::alg::es256::Es256PublicKey),
+    /// An RSA public key.
+    #[cfg(feature = "rs256")]
+    Rs256(crate::jwt::alg::rs256::Rs256PublicKey),
 }
 
 impl Key {
     /// The one algorithm this key verifies.
     #[must_use]
     pub fn algorithm(&self) -> Algorithm {
-        Algorithm::HS256
+        match self {
+            #[cfg(feature = "hs256")]
+            Self::Hs256(_) => Algorithm::HS256,
+            #[cfg(feature = "es256")]
+            Self::Es256(_) => Algorithm::ES256,
+            #[cfg(feature = "rs256")]
+            Self::Rs256(_) => Algorithm::RS256,
+        }
     }
 
-    /// Verifies `signature` over `signing_input`.
+    /// Verifies the raw JWS `signature` over `signing_input` with this key's algorithm.
     ///
     /// # Errors
     /// [`JwtError::InvalidSignature`] when the signature does not verify.
-    pub fn verify_signature(&self, _signing_input: &[u8], _signature: &[u8]) -> Result<(), JwtError> {
-        Err(JwtError::InvalidSignature)
+    pub fn verify_signature(&self, signing_input: &[u8], signature: &[u8]) -> Result<(), JwtError> {
+        match self {
+            #[cfg(feature = "hs256")]
+            Self::Hs256(k) => k.verify(signing_input, signature),
+            #[cfg(feature = "es256")]
+            Self::Es256(k) => k.verify(signing_input, signature),
+            #[cfg(feature = "rs256")]
+            Self::Rs256(k) => k.verify(signing_input, signature),
+        }
     }
+}
 
-    #[doc(hidden)]
-    pub fn _placeholder() -> Result<Self, KeyError> {
-        Err(KeyError::Malformed)
-    }
+/// Whether `bytes` look like a public key in PEM, DER or JWK form, so that they are
+/// refused as an HMAC secret (the classic RS256→HS256 key-confusion attack).
+///
+/// SKELETON: to be completed with the DER parser (SPKI / PKCS#1 detection).
+#[must_use]
+pub fn looks_like_public_key(bytes: &[u8]) -> bool {
+    let trimmed = bytes.trim_ascii_start();
+    trimmed.starts_with(b"-----BEGIN") || trimmed.starts_with(b"{")
 }
