@@ -375,3 +375,345 @@ impl<'h, 'b> Request<'h, 'b> {
         self.head_len
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::{format, string::String};
+
+    use super::*;
+    use crate::ws::handshake::EMPTY_HEADER;
+
+    const GOOD: &str = "GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+
+    fn error(config: &ServerConfig<'_>, text: &str) -> HandshakeError {
+        let mut headers = [EMPTY_HEADER; 16];
+        config
+            .parse_request(text.as_bytes(), &mut headers)
+            .unwrap_err()
+    }
+
+    fn accepts(config: &ServerConfig<'_>, text: &str) -> bool {
+        let mut headers = [EMPTY_HEADER; 16];
+        matches!(
+            config.parse_request(text.as_bytes(), &mut headers),
+            Ok(Status::Complete(_))
+        )
+    }
+
+    fn with(line: &str, replacement: &str) -> String {
+        assert!(GOOD.contains(line), "{line}");
+        GOOD.replacen(line, replacement, 1)
+    }
+
+    fn default_error(text: &str) -> HandshakeError {
+        error(&ServerConfig::new(), text)
+    }
+
+    #[test]
+    fn valid_request_exposes_its_parts_and_length() {
+        let text = format!("{GOOD}\x01\x02rest");
+        let mut headers = [EMPTY_HEADER; 16];
+        let Ok(Status::Complete(request)) =
+            ServerConfig::new().parse_request(text.as_bytes(), &mut headers)
+        else {
+            panic!("not accepted");
+        };
+        assert_eq!(request.target(), "/chat?room=1");
+        assert_eq!(request.path(), "/chat");
+        assert_eq!(request.query(), Some("room=1"));
+        assert_eq!(request.host(), "example.com");
+        assert_eq!(request.origin(), None);
+        assert_eq!(request.key(), b"dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(request.header("upgrade"), Some(&b"websocket"[..]));
+        assert_eq!(request.headers().len(), 5);
+        assert_eq!(request.head_len(), GOOD.len());
+    }
+
+    #[test]
+    fn method_must_be_get() {
+        let err = default_error(&with("GET ", "POST "));
+        assert_eq!(err, HandshakeError::MethodNotAllowed);
+        assert_eq!(err.status(), 405);
+        assert_eq!(
+            default_error(&with("GET ", "get ")),
+            HandshakeError::MethodNotAllowed
+        );
+    }
+
+    #[test]
+    fn http_version_must_be_1_1() {
+        let err = default_error(&with("HTTP/1.1", "HTTP/1.0"));
+        assert_eq!(err, HandshakeError::UnsupportedHttpVersion);
+        assert_eq!(err.status(), 400);
+    }
+
+    #[test]
+    fn target_must_be_origin_form() {
+        assert_eq!(
+            default_error(&with("/chat?room=1", "http://example.com/chat")),
+            HandshakeError::InvalidTarget
+        );
+        assert_eq!(
+            default_error(&with("/chat?room=1", "*")),
+            HandshakeError::InvalidTarget
+        );
+    }
+
+    #[test]
+    fn target_must_not_carry_a_fragment() {
+        assert_eq!(
+            default_error(&with("/chat?room=1", "/chat#top")),
+            HandshakeError::InvalidTarget
+        );
+    }
+
+    #[test]
+    fn target_must_be_ascii() {
+        assert_eq!(
+            default_error(&with("/chat?room=1", "/caf\u{e9}")),
+            HandshakeError::InvalidTarget
+        );
+    }
+
+    #[test]
+    fn host_is_required() {
+        assert_eq!(
+            default_error(&with("Host: example.com\r\n", "")),
+            HandshakeError::MissingHost
+        );
+        assert_eq!(
+            default_error(&with("Host: example.com\r\n", "Host: \r\n")),
+            HandshakeError::MissingHost
+        );
+    }
+
+    #[test]
+    fn host_must_appear_once() {
+        let text = with("Host: example.com\r\n", "Host: a\r\nhost: b\r\n");
+        assert_eq!(default_error(&text), HandshakeError::DuplicateHeader);
+    }
+
+    #[test]
+    fn upgrade_must_list_websocket_ignoring_case() {
+        assert_eq!(
+            default_error(&with("Upgrade: websocket\r\n", "")),
+            HandshakeError::MissingUpgrade
+        );
+        assert_eq!(
+            default_error(&with("Upgrade: websocket", "Upgrade: h2c")),
+            HandshakeError::MissingUpgrade
+        );
+        assert!(accepts(
+            &ServerConfig::new(),
+            &with("Upgrade: websocket", "Upgrade: h2c, WebSocket")
+        ));
+    }
+
+    #[test]
+    fn connection_must_list_upgrade_as_a_token() {
+        let config = ServerConfig::new();
+        assert!(accepts(
+            &config,
+            &with("Connection: Upgrade", "Connection: keep-alive, Upgrade")
+        ));
+        assert!(accepts(
+            &config,
+            &with(
+                "Connection: Upgrade",
+                "Connection: keep-alive\r\nConnection: upgrade"
+            )
+        ));
+        let err = default_error(&with("Connection: Upgrade", "Connection: keep-alive"));
+        assert_eq!(err, HandshakeError::MissingConnectionUpgrade);
+        let err = default_error(&with("Connection: Upgrade", "Connection: upgrades"));
+        assert_eq!(err, HandshakeError::MissingConnectionUpgrade);
+    }
+
+    #[test]
+    fn version_must_be_13() {
+        let err = default_error(&with("Version: 13", "Version: 8"));
+        assert_eq!(err, HandshakeError::UnsupportedVersion);
+        assert_eq!(err.status(), 426);
+    }
+
+    #[test]
+    fn version_is_required() {
+        let err = default_error(&with("Sec-WebSocket-Version: 13\r\n", ""));
+        assert_eq!(err, HandshakeError::MissingVersion);
+        assert_eq!(err.status(), 426);
+    }
+
+    #[test]
+    fn version_must_appear_once() {
+        let text = with(
+            "Sec-WebSocket-Version: 13\r\n",
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Version: 13\r\n",
+        );
+        assert_eq!(default_error(&text), HandshakeError::DuplicateHeader);
+    }
+
+    #[test]
+    fn key_is_required() {
+        let err = default_error(&with("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""));
+        assert_eq!(err, HandshakeError::MissingKey);
+    }
+
+    #[test]
+    fn key_must_be_standard_base64_of_16_bytes() {
+        for bad in [
+            "AAAAAAAAAAAAAAAAAAAA",         // 15 bytes
+            "AAAAAAAAAAAAAAAAAAAAAAAA",     // 18 bytes
+            "dGhlIHNhbXBsZSBub25jZQ",       // padding missing
+            "dGhlIHNhbXBsZSBub25jZR==",     // non-canonical trailing bits
+            "dGhlIHNhbXBsZSBub25j-_==",     // URL-safe alphabet
+            "dGhlIHNhbXBsZSBub25jZQ==AAAA", // trailing data
+            "",
+        ] {
+            let text = with("dGhlIHNhbXBsZSBub25jZQ==", bad);
+            assert_eq!(default_error(&text), HandshakeError::InvalidKey, "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_must_appear_once() {
+        let line = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+        let text = with(line, &format!("{line}{line}"));
+        assert_eq!(default_error(&text), HandshakeError::DuplicateHeader);
+    }
+
+    #[test]
+    fn protocols_must_be_tokens() {
+        let text = with("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat, a/b\r\n\r\n");
+        assert_eq!(default_error(&text), HandshakeError::InvalidProtocol);
+        let text = with("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat, a b\r\n\r\n");
+        assert_eq!(default_error(&text), HandshakeError::InvalidProtocol);
+    }
+
+    #[test]
+    fn origin_outside_the_allow_list_is_forbidden() {
+        let config = ServerConfig::new().with_allowed_origins(&["https://app.example"]);
+        let text = with("\r\n\r\n", "\r\nOrigin: https://evil.example\r\n\r\n");
+        let err = error(&config, &text);
+        assert_eq!(err, HandshakeError::OriginNotAllowed);
+        assert_eq!(err.status(), 403);
+    }
+
+    #[test]
+    fn origin_allow_list_ignores_ascii_case() {
+        let config = ServerConfig::new().with_allowed_origins(&["https://app.example"]);
+        assert!(accepts(
+            &config,
+            &with("\r\n\r\n", "\r\nOrigin: https://APP.example\r\n\r\n")
+        ));
+    }
+
+    #[test]
+    fn requests_without_origin_pass_unless_origin_is_required() {
+        let config = ServerConfig::new().with_allowed_origins(&["https://app.example"]);
+        assert!(accepts(&config, GOOD));
+        let err = error(&config.with_required_origin(true), GOOD);
+        assert_eq!(err, HandshakeError::MissingOrigin);
+        assert_eq!(err.status(), 403);
+    }
+
+    #[test]
+    fn origin_must_appear_once() {
+        let text = with(
+            "\r\n\r\n",
+            "\r\nOrigin: https://a.example\r\nOrigin: https://a.example\r\n\r\n",
+        );
+        assert_eq!(default_error(&text), HandshakeError::DuplicateHeader);
+    }
+
+    #[test]
+    fn incomplete_input_is_partial_not_an_error() {
+        let mut headers = [EMPTY_HEADER; 16];
+        let status =
+            ServerConfig::new().parse_request(&GOOD.as_bytes()[..GOOD.len() - 1], &mut headers);
+        assert_eq!(status, Ok(Status::Partial));
+    }
+
+    #[test]
+    fn head_over_the_limit_is_431() {
+        let config = ServerConfig::new().with_max_request_bytes(GOOD.len() - 1);
+        let err = error(&config, GOOD);
+        assert_eq!(err, HandshakeError::RequestTooLarge);
+        assert_eq!(err.status(), 431);
+        let partial = GOOD.get(..GOOD.len() - 1).unwrap();
+        assert_eq!(error(&config, partial), HandshakeError::RequestTooLarge);
+        assert!(accepts(
+            &ServerConfig::new().with_max_request_bytes(GOOD.len()),
+            GOOD
+        ));
+    }
+
+    #[test]
+    fn more_headers_than_storage_is_431() {
+        let mut headers = [EMPTY_HEADER; 4];
+        let err = ServerConfig::new()
+            .parse_request(GOOD.as_bytes(), &mut headers)
+            .unwrap_err();
+        assert_eq!(err, HandshakeError::TooManyHeaders);
+        assert_eq!(err.status(), 431);
+    }
+
+    #[test]
+    fn malformed_http_is_400() {
+        let err = default_error(&with("Host: example.com", "Host example.com"));
+        assert_eq!(err, HandshakeError::Malformed);
+        assert_eq!(err.status(), 400);
+    }
+
+    fn selected(config: &ServerConfig<'static>, offered: &str) -> Option<&'static str> {
+        let text = with(
+            "\r\n\r\n",
+            &format!("\r\nSec-WebSocket-Protocol: {offered}\r\n\r\n"),
+        );
+        let mut headers = [EMPTY_HEADER; 16];
+        let Ok(Status::Complete(request)) = config.parse_request(text.as_bytes(), &mut headers)
+        else {
+            panic!("not accepted");
+        };
+        config.select_protocol(&request)
+    }
+
+    #[test]
+    fn selected_protocol_follows_server_preference() {
+        let config = ServerConfig::new().with_protocols(&["v2.chat", "v1.chat"]);
+        assert_eq!(selected(&config, "v1.chat, v2.chat"), Some("v2.chat"));
+        assert_eq!(selected(&config, "v1.chat"), Some("v1.chat"));
+        assert_eq!(selected(&config, "other"), None);
+    }
+
+    #[test]
+    fn selected_protocol_is_never_the_token_entry() {
+        let config = ServerConfig::new().with_protocols(&["chat"]);
+        assert_eq!(
+            selected(&config, "tollgate.bearer, chat"),
+            Some("tollgate.bearer")
+        );
+    }
+
+    #[test]
+    fn selected_protocol_falls_back_to_the_marker() {
+        let config = ServerConfig::new().with_protocols(&["chat"]);
+        assert_eq!(
+            selected(&config, "tollgate.bearer, eyJ.eyJ.sig"),
+            Some("tollgate.bearer")
+        );
+        assert_eq!(
+            selected(&config, "chat, tollgate.bearer, eyJ.eyJ.sig"),
+            Some("chat")
+        );
+        let without_subprotocol_source =
+            config.with_token_sources(&[TokenSource::AuthorizationBearer]);
+        assert_eq!(
+            selected(&without_subprotocol_source, "tollgate.bearer, eyJ.eyJ.sig"),
+            None
+        );
+    }
+}

@@ -355,3 +355,386 @@ const fn hex_value(byte: u8) -> Option<u8> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::{format, string::String};
+
+    use super::*;
+    use crate::ws::handshake::{EMPTY_HEADER, ServerConfig, Status};
+
+    const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+    const OTHER: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiIn0.c2lnbmF0dXJl";
+    const ALL: [TokenSource<'static>; 4] = [
+        TokenSource::AuthorizationBearer,
+        TokenSource::Subprotocol {
+            marker: DEFAULT_PROTOCOL_MARKER,
+        },
+        TokenSource::Query {
+            name: DEFAULT_QUERY_PARAMETER,
+        },
+        TokenSource::Cookie { name: "session" },
+    ];
+
+    /// Extract with `sources` from a request to `target` with `extra` header lines;
+    /// returns the token text and source, or the error.
+    fn extract_from(
+        sources: &[TokenSource<'_>],
+        target: &str,
+        extra: &str,
+        decode_buf: &mut [u8],
+    ) -> Result<(String, TokenSourceKind), HandshakeError> {
+        let text = format!(
+            "GET {target} HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+        );
+        let mut headers = [EMPTY_HEADER; 16];
+        let Ok(Status::Complete(request)) =
+            ServerConfig::new().parse_request(text.as_bytes(), &mut headers)
+        else {
+            panic!("request not accepted: {text}");
+        };
+        extract_token(&request, sources, decode_buf).map(|t| (String::from(t.as_str()), t.source()))
+    }
+
+    fn extract(target: &str, extra: &str) -> Result<(String, TokenSourceKind), HandshakeError> {
+        extract_from(&ALL, target, extra, &mut [0; 256])
+    }
+
+    fn token_of(target: &str, extra: &str) -> Result<String, HandshakeError> {
+        extract(target, extra).map(|(token, _)| token)
+    }
+
+    #[test]
+    fn query_parameter_carries_the_token() {
+        assert_eq!(
+            extract(&format!("/ws?a=1&token={JWT}&b"), ""),
+            Ok((JWT.into(), TokenSourceKind::Query))
+        );
+    }
+
+    #[test]
+    fn query_parameter_name_is_configurable_and_exact() {
+        let sources = [TokenSource::Query {
+            name: "access_token",
+        }];
+        let found = extract_from(
+            &sources,
+            &format!("/ws?access_token={JWT}"),
+            "",
+            &mut [0; 256],
+        );
+        assert_eq!(found.map(|(t, _)| t), Ok(JWT.into()));
+        let found = extract_from(
+            &sources,
+            &format!("/ws?token={JWT}&Access_token=x"),
+            "",
+            &mut [0; 256],
+        );
+        assert_eq!(found, Err(HandshakeError::MissingToken));
+    }
+
+    #[test]
+    fn query_value_is_percent_decoded_into_the_caller_buffer() {
+        let mut buf = [0; 64];
+        let found = extract_from(&ALL, "/ws?token=ab%2Ecd%2e%7E", "", &mut buf);
+        assert_eq!(found.map(|(t, _)| t), Ok("ab.cd.~".into()));
+        assert_eq!(buf.get(..7), Some(&b"ab.cd.~"[..]));
+    }
+
+    #[test]
+    fn percent_encoded_plus_is_a_plus() {
+        assert_eq!(token_of("/ws?token=ab%2Bcd", ""), Ok("ab+cd".into()));
+    }
+
+    #[test]
+    fn raw_plus_in_query_is_malformed() {
+        assert_eq!(
+            token_of("/ws?token=ab+cd", ""),
+            Err(HandshakeError::MalformedToken)
+        );
+        assert_eq!(
+            token_of("/ws?token=a%2E+cd", ""),
+            Err(HandshakeError::MalformedToken)
+        );
+    }
+
+    #[test]
+    fn truncated_escape_is_malformed() {
+        assert_eq!(
+            token_of("/ws?token=abc%2", ""),
+            Err(HandshakeError::MalformedToken)
+        );
+        assert_eq!(
+            token_of("/ws?token=abc%", ""),
+            Err(HandshakeError::MalformedToken)
+        );
+    }
+
+    #[test]
+    fn non_hex_escape_is_malformed() {
+        assert_eq!(
+            token_of("/ws?token=abc%zz", ""),
+            Err(HandshakeError::MalformedToken)
+        );
+        assert_eq!(
+            token_of("/ws?token=abc%2g", ""),
+            Err(HandshakeError::MalformedToken)
+        );
+    }
+
+    #[test]
+    fn escaped_nul_and_space_are_malformed() {
+        assert_eq!(
+            token_of("/ws?token=abc%00", ""),
+            Err(HandshakeError::MalformedToken)
+        );
+        assert_eq!(
+            token_of("/ws?token=abc%20def", ""),
+            Err(HandshakeError::MalformedToken)
+        );
+    }
+
+    #[test]
+    fn decoded_token_larger_than_the_buffer_is_too_large() {
+        let found = extract_from(&ALL, "/ws?token=abcd%2Eef", "", &mut [0; 6]);
+        assert_eq!(found, Err(HandshakeError::TokenTooLarge));
+        let found = extract_from(&ALL, "/ws?token=abcd%2Eef", "", &mut [0; 7]);
+        assert_eq!(found.map(|(t, _)| t), Ok("abcd.ef".into()));
+    }
+
+    #[test]
+    fn unencoded_query_token_needs_no_buffer() {
+        let found = extract_from(&ALL, &format!("/ws?token={JWT}"), "", &mut []);
+        assert_eq!(found.map(|(t, _)| t), Ok(JWT.into()));
+    }
+
+    #[test]
+    fn empty_query_token_is_malformed() {
+        assert_eq!(
+            token_of("/ws?token=", ""),
+            Err(HandshakeError::MalformedToken)
+        );
+        assert_eq!(
+            token_of("/ws?token", ""),
+            Err(HandshakeError::MalformedToken)
+        );
+    }
+
+    #[test]
+    fn bearer_authorization_carries_the_token() {
+        let found = extract("/ws", &format!("Authorization: Bearer {JWT}\r\n"));
+        assert_eq!(
+            found,
+            Ok((JWT.into(), TokenSourceKind::AuthorizationBearer))
+        );
+    }
+
+    #[test]
+    fn bearer_scheme_ignores_case_and_extra_spaces() {
+        assert_eq!(
+            token_of("/ws", &format!("Authorization: bearer {JWT}\r\n")),
+            Ok(JWT.into())
+        );
+        assert_eq!(
+            token_of("/ws", &format!("Authorization: BEARER   {JWT}\r\n")),
+            Ok(JWT.into())
+        );
+    }
+
+    #[test]
+    fn other_authorization_schemes_are_ignored() {
+        assert_eq!(
+            token_of("/ws", "Authorization: Basic dXNlcjpwYXNz\r\n"),
+            Err(HandshakeError::MissingToken)
+        );
+        assert_eq!(
+            token_of("/ws", &format!("Authorization: Bearerx {JWT}\r\n")),
+            Err(HandshakeError::MissingToken)
+        );
+    }
+
+    #[test]
+    fn bearer_without_token_is_malformed() {
+        assert_eq!(
+            token_of("/ws", "Authorization: Bearer\r\n"),
+            Err(HandshakeError::MalformedToken)
+        );
+        assert_eq!(
+            token_of("/ws", "Authorization: Bearer a b\r\n"),
+            Err(HandshakeError::MalformedToken)
+        );
+    }
+
+    #[test]
+    fn subprotocol_entry_after_the_marker_carries_the_token() {
+        let found = extract(
+            "/ws",
+            &format!("Sec-WebSocket-Protocol: chat, tollgate.bearer, {JWT}\r\n"),
+        );
+        assert_eq!(found, Ok((JWT.into(), TokenSourceKind::Subprotocol)));
+        let split =
+            format!("Sec-WebSocket-Protocol: tollgate.bearer\r\nSec-WebSocket-Protocol: {JWT}\r\n");
+        assert_eq!(token_of("/ws", &split), Ok(JWT.into()));
+    }
+
+    #[test]
+    fn subprotocol_marker_is_configurable() {
+        let sources = [TokenSource::Subprotocol { marker: "x-auth" }];
+        let extra = format!("Sec-WebSocket-Protocol: tollgate.bearer, {OTHER}, x-auth, {JWT}\r\n");
+        let found = extract_from(&sources, "/ws", &extra, &mut []);
+        assert_eq!(found.map(|(t, _)| t), Ok(JWT.into()));
+    }
+
+    #[test]
+    fn subprotocol_marker_without_token_is_malformed() {
+        let found = token_of("/ws", "Sec-WebSocket-Protocol: chat, tollgate.bearer\r\n");
+        assert_eq!(found, Err(HandshakeError::MalformedToken));
+    }
+
+    #[test]
+    fn cookie_carries_the_token() {
+        let found = extract(
+            "/ws",
+            &format!("Cookie: theme=dark; session={JWT}; x=y\r\n"),
+        );
+        assert_eq!(found, Ok((JWT.into(), TokenSourceKind::Cookie)));
+        assert_eq!(
+            token_of("/ws", &format!("Cookie: session=\"{JWT}\"\r\n")),
+            Ok(JWT.into())
+        );
+        assert_eq!(
+            token_of("/ws", &format!("Cookie: a=b\r\nCookie: session={JWT}\r\n")),
+            Ok(JWT.into())
+        );
+    }
+
+    #[test]
+    fn cookie_name_must_match_exactly() {
+        let found = token_of(
+            "/ws",
+            &format!("Cookie: xsession={JWT}; Session={JWT}; sessio={JWT}\r\n"),
+        );
+        assert_eq!(found, Err(HandshakeError::MissingToken));
+    }
+
+    #[test]
+    fn unconfigured_sources_are_ignored() {
+        let found = extract_from(
+            &DEFAULT_TOKEN_SOURCES,
+            "/ws",
+            &format!("Cookie: token={JWT}\r\n"),
+            &mut [],
+        );
+        assert_eq!(found, Err(HandshakeError::MissingToken));
+        let only_cookie = [TokenSource::Cookie { name: "token" }];
+        let found = extract_from(
+            &only_cookie,
+            &format!("/ws?token={OTHER}"),
+            &format!("Cookie: token={JWT}\r\n"),
+            &mut [],
+        );
+        assert_eq!(found.map(|(t, _)| t), Ok(JWT.into()));
+    }
+
+    #[test]
+    fn no_token_is_missing_token_with_plain_bearer_challenge() {
+        let err = token_of("/ws?room=1", "Cookie: theme=dark\r\n").unwrap_err();
+        assert_eq!(err, HandshakeError::MissingToken);
+        assert_eq!(err.status(), 401);
+        assert_eq!(
+            err.challenge(),
+            Some(crate::ws::handshake::Challenge::Bearer)
+        );
+    }
+
+    #[test]
+    fn different_tokens_in_two_sources_conflict() {
+        let found = token_of(
+            &format!("/ws?token={OTHER}"),
+            &format!("Authorization: Bearer {JWT}\r\n"),
+        );
+        assert_eq!(found, Err(HandshakeError::ConflictingTokens));
+        let found = token_of(
+            "/ws",
+            &format!(
+                "Cookie: session={OTHER}\r\nSec-WebSocket-Protocol: tollgate.bearer, {JWT}\r\n"
+            ),
+        );
+        assert_eq!(found, Err(HandshakeError::ConflictingTokens));
+    }
+
+    #[test]
+    fn different_tokens_in_one_source_conflict() {
+        assert_eq!(
+            token_of(&format!("/ws?token={JWT}&token={OTHER}"), ""),
+            Err(HandshakeError::ConflictingTokens)
+        );
+        let two = format!("Authorization: Bearer {JWT}\r\nAuthorization: Bearer {OTHER}\r\n");
+        assert_eq!(
+            token_of("/ws", &two),
+            Err(HandshakeError::ConflictingTokens)
+        );
+        assert_eq!(
+            token_of("/ws?token=abc", "Cookie: session=abd\r\n"),
+            Err(HandshakeError::ConflictingTokens)
+        );
+        assert_eq!(
+            token_of("/ws?token=ab%2E", "Cookie: session=ab.c\r\n"),
+            Err(HandshakeError::ConflictingTokens)
+        );
+    }
+
+    #[test]
+    fn same_token_twice_is_accepted_and_first_source_reported() {
+        let encoded = JWT.replace('.', "%2E");
+        let extra = format!("Cookie: session={JWT}\r\nAuthorization: Bearer {JWT}\r\n");
+        let found = extract(&format!("/ws?token={encoded}&token={JWT}"), &extra);
+        assert_eq!(
+            found,
+            Ok((JWT.into(), TokenSourceKind::AuthorizationBearer))
+        );
+    }
+
+    #[test]
+    fn token_must_be_a_b64token() {
+        assert_eq!(token_of("/ws?token=abc==", ""), Ok("abc==".into()));
+        assert_eq!(token_of("/ws?token=a/b~c-d_e", ""), Ok("a/b~c-d_e".into()));
+        for bad in ["=abc", "ab=c", "===", "ab,c", "a%22b"] {
+            assert_eq!(
+                token_of(&format!("/ws?token={bad}"), ""),
+                Err(HandshakeError::MalformedToken),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            token_of("/ws", "Cookie: session=a$b\r\n"),
+            Err(HandshakeError::MalformedToken)
+        );
+    }
+
+    #[test]
+    fn config_extract_token_uses_the_configured_sources() {
+        let text = format!(
+            "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: t={JWT}\r\n\r\n"
+        );
+        let sources = [TokenSource::Cookie { name: "t" }];
+        let config = ServerConfig::new().with_token_sources(&sources);
+        let mut headers = [EMPTY_HEADER; 16];
+        let Ok(Status::Complete(request)) = config.parse_request(text.as_bytes(), &mut headers)
+        else {
+            panic!("not accepted");
+        };
+        assert_eq!(
+            config.extract_token(&request, &mut []).map(|t| t.as_str()),
+            Ok(JWT)
+        );
+        assert_eq!(
+            ServerConfig::new().extract_token(&request, &mut []),
+            Err(HandshakeError::MissingToken)
+        );
+    }
+}
