@@ -373,3 +373,117 @@ impl fmt::Display for ResponseError {
 }
 
 impl core::error::Error for ResponseError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [HandshakeError; 22] = [
+        HandshakeError::Malformed,
+        HandshakeError::RequestTooLarge,
+        HandshakeError::TooManyHeaders,
+        HandshakeError::MethodNotAllowed,
+        HandshakeError::UnsupportedHttpVersion,
+        HandshakeError::InvalidTarget,
+        HandshakeError::MissingHost,
+        HandshakeError::DuplicateHeader,
+        HandshakeError::InvalidHeaderValue,
+        HandshakeError::MissingUpgrade,
+        HandshakeError::MissingConnectionUpgrade,
+        HandshakeError::MissingVersion,
+        HandshakeError::UnsupportedVersion,
+        HandshakeError::MissingKey,
+        HandshakeError::InvalidKey,
+        HandshakeError::InvalidProtocol,
+        HandshakeError::OriginNotAllowed,
+        HandshakeError::MissingOrigin,
+        HandshakeError::MissingToken,
+        HandshakeError::MalformedToken,
+        HandshakeError::TokenTooLarge,
+        HandshakeError::ConflictingTokens,
+    ];
+
+    #[test]
+    fn every_status_has_a_reason_phrase() {
+        for error in ALL {
+            assert!(!error.reason().is_empty(), "{error:?}");
+            assert!(!error.message().is_empty());
+        }
+    }
+
+    #[test]
+    fn codes_are_unique_snake_case() {
+        for (i, a) in ALL.iter().enumerate() {
+            assert!(
+                a.code()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{a:?}"
+            );
+            assert!(ALL.iter().skip(i + 1).all(|b| b.code() != a.code()));
+        }
+    }
+
+    #[test]
+    fn token_failures_carry_bearer_challenges() {
+        for error in ALL {
+            match error.status() {
+                401 => assert!(error.challenge().is_some(), "{error:?}"),
+                400 if error == HandshakeError::ConflictingTokens => {
+                    assert_eq!(
+                        error.challenge(),
+                        Some(Challenge::InvalidRequest("conflicting_tokens"))
+                    );
+                }
+                _ => assert_eq!(error.challenge(), None, "{error:?}"),
+            }
+        }
+        assert_eq!(
+            HandshakeError::MissingToken.challenge(),
+            Some(Challenge::Bearer)
+        );
+        assert_eq!(
+            HandshakeError::MalformedToken.challenge(),
+            Some(Challenge::InvalidToken("malformed"))
+        );
+    }
+
+    #[test]
+    fn token_codes_match_jwt_codes() {
+        use crate::jwt::error::JwtError;
+        assert_eq!(
+            HandshakeError::MalformedToken.code(),
+            JwtError::Malformed.code()
+        );
+        assert_eq!(
+            HandshakeError::TokenTooLarge.code(),
+            JwtError::TokenTooLarge.code()
+        );
+    }
+
+    #[test]
+    fn rejected_keeps_a_valid_description() {
+        let rejected = Rejected::new(401, Some(b"expired"));
+        assert_eq!(rejected.status(), 401);
+        assert_eq!(rejected.error_description(), Some("expired"));
+        assert_eq!(Rejected::new(403, None).error_description(), None);
+        assert_eq!(Rejected::new(401, Some(b"")).error_description(), None);
+    }
+
+    #[test]
+    fn rejected_cuts_descriptions_at_capacity_and_invalid_bytes() {
+        let long = [b'a'; DESCRIPTION_CAPACITY + 10];
+        let kept = Rejected::new(401, Some(&long))
+            .error_description()
+            .map(str::len);
+        assert_eq!(kept, Some(DESCRIPTION_CAPACITY));
+        assert_eq!(
+            Rejected::new(401, Some(b"abc\"def")).error_description(),
+            Some("abc")
+        );
+        assert_eq!(
+            Rejected::new(401, Some(b"\xffabc")).error_description(),
+            None
+        );
+    }
+}

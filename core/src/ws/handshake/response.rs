@@ -208,3 +208,234 @@ fn write_challenge(w: &mut Writer<'_>, challenge: Challenge) -> Result<(), Write
 pub fn write_rejection(error: HandshakeError, out: &mut [u8]) -> Result<usize, WriteError> {
     Rejection::from_error(error).write(out)
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::string::{String, ToString};
+    use std::{str, vec::Vec};
+
+    use super::*;
+    use crate::ws::handshake::{EMPTY_HEADER, ServerConfig};
+    use httparse::Status;
+
+    const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+    fn accept_bytes(
+        protocol: Option<&str>,
+        extra: &[(&str, &str)],
+        out: &mut [u8],
+    ) -> Result<usize, WriteError> {
+        let mut headers = [EMPTY_HEADER; 16];
+        let Ok(Status::Complete(request)) =
+            ServerConfig::new().parse_request(REQUEST, &mut headers)
+        else {
+            panic!("not accepted");
+        };
+        request.write_accept(protocol, extra, out)
+    }
+
+    fn written(result: impl FnOnce(&mut [u8]) -> Result<usize, WriteError>) -> Vec<u8> {
+        let mut out = [0; 512];
+        let len = result(&mut out).unwrap();
+        out.get(..len).unwrap().to_vec()
+    }
+
+    /// The head parsed back with httparse, and the body.
+    fn response_parts(bytes: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let mut headers = [EMPTY_HEADER; 16];
+        let mut response = httparse::Response::new(&mut headers);
+        let Ok(Status::Complete(len)) = response.parse(bytes) else {
+            panic!("unparsable response");
+        };
+        let fields = response
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8(h.value.to_vec()).unwrap(),
+                )
+            })
+            .collect();
+        (
+            response.code.unwrap(),
+            fields,
+            bytes.get(len..).unwrap().to_vec(),
+        )
+    }
+
+    fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn accept_response_carries_the_rfc_accept_value() {
+        let bytes = written(|out| accept_bytes(None, &[], out));
+        assert_eq!(
+            bytes,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn accept_response_names_the_protocol_and_extra_headers() {
+        let bytes = written(|out| accept_bytes(Some("chat"), &[("X-Session", "42")], out));
+        let (status, fields, body) = response_parts(&bytes);
+        assert_eq!(status, 101);
+        assert_eq!(field(&fields, "sec-websocket-protocol"), Some("chat"));
+        assert_eq!(field(&fields, "x-session"), Some("42"));
+        assert!(body.is_empty());
+    }
+
+    #[test]
+    fn accept_response_refuses_a_non_token_protocol() {
+        let mut out = [0; 512];
+        assert_eq!(
+            accept_bytes(Some("a b"), &[], &mut out),
+            Err(WriteError::InvalidHeader)
+        );
+        assert_eq!(
+            accept_bytes(Some(""), &[], &mut out),
+            Err(WriteError::InvalidHeader)
+        );
+    }
+
+    #[test]
+    fn extra_headers_cannot_inject_lines() {
+        let mut out = [0; 512];
+        let injected = accept_bytes(None, &[("X-A", "1\r\nSet-Cookie: x=y")], &mut out);
+        assert_eq!(injected, Err(WriteError::InvalidHeader));
+        assert_eq!(
+            accept_bytes(None, &[("X A", "1")], &mut out),
+            Err(WriteError::InvalidHeader)
+        );
+    }
+
+    #[test]
+    fn short_output_buffer_is_buffer_too_small_at_every_length() {
+        let full = written(|out| accept_bytes(Some("chat"), &[], out));
+        for len in 0..full.len() {
+            let mut out = vec_of(len);
+            assert_eq!(
+                accept_bytes(Some("chat"), &[], &mut out),
+                Err(WriteError::BufferTooSmall),
+                "{len}"
+            );
+        }
+        let rejection = written(|out| Rejection::invalid_token("expired").write(out));
+        for len in 0..rejection.len() {
+            let mut out = vec_of(len);
+            assert_eq!(
+                Rejection::invalid_token("expired").write(&mut out),
+                Err(WriteError::BufferTooSmall)
+            );
+        }
+    }
+
+    fn vec_of(len: usize) -> Vec<u8> {
+        std::vec![0; len]
+    }
+
+    #[test]
+    fn missing_token_refusal_is_401_with_plain_bearer() {
+        let bytes = written(|out| write_rejection(HandshakeError::MissingToken, out));
+        let (status, fields, _) = response_parts(&bytes);
+        assert_eq!(status, 401);
+        assert_eq!(field(&fields, "www-authenticate"), Some("Bearer"));
+        assert!(bytes.starts_with(b"HTTP/1.1 401 Unauthorized\r\n"));
+    }
+
+    #[test]
+    fn invalid_token_refusal_is_401_with_error_and_stable_code() {
+        let bytes = written(|out| Rejection::invalid_token("expired").write(out));
+        let (status, fields, body) = response_parts(&bytes);
+        assert_eq!(status, 401);
+        assert_eq!(
+            field(&fields, "www-authenticate"),
+            Some("Bearer error=\"invalid_token\", error_description=\"expired\"")
+        );
+        assert_eq!(body, b"expired\n");
+    }
+
+    #[test]
+    fn challenge_codes_outside_rfc6750_charset_are_refused() {
+        let mut out = [0; 512];
+        assert_eq!(
+            Rejection::invalid_token("a\"b").write(&mut out),
+            Err(WriteError::InvalidHeader)
+        );
+        assert_eq!(
+            Rejection::invalid_token("a\\b").write(&mut out),
+            Err(WriteError::InvalidHeader)
+        );
+        assert_eq!(
+            Rejection::invalid_token("a\r\nb").write(&mut out),
+            Err(WriteError::InvalidHeader)
+        );
+        assert_eq!(
+            Rejection::invalid_token("").write(&mut out),
+            Err(WriteError::InvalidHeader)
+        );
+    }
+
+    #[test]
+    fn conflicting_tokens_refusal_is_400_invalid_request() {
+        let bytes = written(|out| write_rejection(HandshakeError::ConflictingTokens, out));
+        let (status, fields, _) = response_parts(&bytes);
+        assert_eq!(status, 400);
+        assert_eq!(
+            field(&fields, "www-authenticate"),
+            Some("Bearer error=\"invalid_request\", error_description=\"conflicting_tokens\"")
+        );
+    }
+
+    #[test]
+    fn version_refusal_is_426_advertising_version_13() {
+        let bytes = written(|out| write_rejection(HandshakeError::UnsupportedVersion, out));
+        let (status, fields, _) = response_parts(&bytes);
+        assert_eq!(status, 426);
+        assert_eq!(field(&fields, "sec-websocket-version"), Some("13"));
+        assert_eq!(field(&fields, "upgrade"), Some("websocket"));
+        assert!(bytes.starts_with(b"HTTP/1.1 426 Upgrade Required\r\n"));
+    }
+
+    #[test]
+    fn method_refusal_is_405_allowing_get() {
+        let bytes = written(|out| write_rejection(HandshakeError::MethodNotAllowed, out));
+        let (status, fields, _) = response_parts(&bytes);
+        assert_eq!(status, 405);
+        assert_eq!(field(&fields, "allow"), Some("GET"));
+    }
+
+    #[test]
+    fn every_refusal_closes_with_exact_content_length() {
+        for error in [
+            HandshakeError::Malformed,
+            HandshakeError::RequestTooLarge,
+            HandshakeError::MethodNotAllowed,
+            HandshakeError::UnsupportedVersion,
+            HandshakeError::OriginNotAllowed,
+            HandshakeError::MissingToken,
+            HandshakeError::MalformedToken,
+            HandshakeError::ConflictingTokens,
+        ] {
+            let bytes = written(|out| write_rejection(error, out));
+            let (status, fields, body) = response_parts(&bytes);
+            assert_eq!(status, error.status());
+            assert!(field(&fields, "connection").unwrap().contains("close"));
+            assert_eq!(
+                field(&fields, "content-length"),
+                Some(body.len().to_string().as_str())
+            );
+            assert_eq!(str::from_utf8(&body).unwrap().trim_end(), error.message());
+            assert!(!Rejection::from(error).status().to_string().is_empty());
+        }
+    }
+}
