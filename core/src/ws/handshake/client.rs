@@ -374,3 +374,379 @@ fn bearer_error_description(value: &[u8]) -> Option<&[u8]> {
         rest = next;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use core::convert::Infallible;
+    use std::{format, string::String, vec::Vec};
+
+    use super::*;
+    use crate::ws::handshake::EMPTY_HEADER;
+
+    /// Bytes 0, 1, 2, … : deterministic, and visibly "from the RNG".
+    struct CountingRng(u8);
+
+    impl rand_core::TryRng for CountingRng {
+        type Error = Infallible;
+
+        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+            Ok(0)
+        }
+
+        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+            Ok(0)
+        }
+
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+            for byte in dst {
+                *byte = self.0;
+                self.0 = self.0.wrapping_add(1);
+            }
+            Ok(())
+        }
+    }
+
+    impl rand_core::TryCryptoRng for CountingRng {}
+
+    fn request_text(request: &ClientRequest<'_>) -> Result<String, WriteError> {
+        let mut out = [0; 1024];
+        let (len, _) = request.write_with_key([1; 16], &mut out)?;
+        Ok(String::from_utf8(out.get(..len).unwrap().to_vec()).unwrap())
+    }
+
+    const KEY_OF_ONES: &str = "AQEBAQEBAQEBAQEBAQEBAQ==";
+
+    #[test]
+    fn request_has_the_rfc6455_fields() {
+        let text = request_text(&ClientRequest::new("example.com:8080", "/chat")).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "GET /chat HTTP/1.1\r\nHost: example.com:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY_OF_ONES}\r\n\r\n"
+            )
+        );
+    }
+
+    #[test]
+    fn key_comes_from_the_injected_rng() {
+        let mut out = [0; 512];
+        let (len, handshake) = ClientRequest::new("h", "/")
+            .write(&mut CountingRng(0), &mut out)
+            .unwrap();
+        let text = core::str::from_utf8(out.get(..len).unwrap()).unwrap();
+        assert!(
+            text.contains("Sec-WebSocket-Key: AAECAwQFBgcICQoLDA0ODw==\r\n"),
+            "{text}"
+        );
+        assert_eq!(
+            handshake.expected_accept(),
+            &accept_key(b"AAECAwQFBgcICQoLDA0ODw==")
+        );
+    }
+
+    #[test]
+    fn query_token_is_appended_percent_encoded() {
+        let request = ClientRequest::new("h", "/ws").with_query_token("token", "a.b+c/d");
+        assert!(
+            request_text(&request)
+                .unwrap()
+                .starts_with("GET /ws?token=a.b%2Bc%2Fd HTTP/1.1\r\n")
+        );
+        let request = ClientRequest::new("h", "/ws?room=1").with_query_token("token", "abc");
+        assert!(
+            request_text(&request)
+                .unwrap()
+                .starts_with("GET /ws?room=1&token=abc HTTP/1.1\r\n")
+        );
+    }
+
+    #[test]
+    fn bearer_origin_and_extra_headers_are_sent() {
+        let request = ClientRequest::new("h", "/")
+            .with_bearer("abc.def")
+            .with_origin("https://app.example")
+            .with_headers(&[("User-Agent", "tollgate test")]);
+        let text = request_text(&request).unwrap();
+        assert!(text.contains("\r\nAuthorization: Bearer abc.def\r\n"));
+        assert!(text.contains("\r\nOrigin: https://app.example\r\n"));
+        assert!(text.ends_with("\r\nUser-Agent: tollgate test\r\n\r\n"));
+    }
+
+    #[test]
+    fn token_protocol_follows_the_application_protocols() {
+        let request = ClientRequest::new("h", "/")
+            .with_protocols(&["chat", "superchat"])
+            .with_token_protocol("tollgate.bearer", "abc.def");
+        let text = request_text(&request).unwrap();
+        assert!(
+            text.contains(
+                "\r\nSec-WebSocket-Protocol: chat, superchat, tollgate.bearer, abc.def\r\n"
+            )
+        );
+        let only_token = ClientRequest::new("h", "/").with_token_protocol("m", "t");
+        assert!(
+            request_text(&only_token)
+                .unwrap()
+                .contains("\r\nSec-WebSocket-Protocol: m, t\r\n")
+        );
+    }
+
+    #[test]
+    fn request_fields_that_break_framing_are_refused() {
+        let refused = [
+            ClientRequest::new("h", "chat"),
+            ClientRequest::new("h", "/a b"),
+            ClientRequest::new("h", "/a#b"),
+            ClientRequest::new("h\r\nX: y", "/"),
+            ClientRequest::new("", "/"),
+            ClientRequest::new("h", "/").with_bearer("a b"),
+            ClientRequest::new("h", "/").with_protocols(&["a,b"]),
+            ClientRequest::new("h", "/").with_token_protocol("m", "a/b"),
+            ClientRequest::new("h", "/").with_origin("https://a\r\n"),
+            ClientRequest::new("h", "/").with_headers(&[("X", "a\nb")]),
+        ];
+        for request in refused {
+            assert_eq!(
+                request_text(&request),
+                Err(WriteError::InvalidHeader),
+                "{request:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn short_output_buffer_is_buffer_too_small() {
+        let request = ClientRequest::new("h", "/").with_bearer("abc");
+        let full = request_text(&request).unwrap().len();
+        for len in 0..full {
+            let mut out: Vec<u8> = std::vec![0; len];
+            assert_eq!(
+                request.write_with_key([1; 16], &mut out).map(|(n, _)| n),
+                Err(WriteError::BufferTooSmall)
+            );
+        }
+    }
+
+    fn handshake(request: ClientRequest<'static>) -> ClientHandshake<'static> {
+        request.write_with_key([1; 16], &mut [0; 1024]).unwrap().1
+    }
+
+    fn accept_line() -> String {
+        let accept = accept_key(KEY_OF_ONES.as_bytes());
+        format!(
+            "Sec-WebSocket-Accept: {}\r\n",
+            core::str::from_utf8(&accept).unwrap()
+        )
+    }
+
+    fn good_response(extra: &str) -> String {
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{}{extra}\r\n",
+            accept_line()
+        )
+    }
+
+    fn check(
+        handshake: &ClientHandshake<'static>,
+        response: &str,
+    ) -> Result<Status<Accepted<'static>>, ResponseError> {
+        let mut headers = [EMPTY_HEADER; 16];
+        handshake.parse_response(response.as_bytes(), &mut headers)
+    }
+
+    fn protocol_of(
+        result: Result<Status<Accepted<'static>>, ResponseError>,
+    ) -> Result<Option<&'static str>, ResponseError> {
+        match result? {
+            Status::Complete(accepted) => Ok(accepted.protocol()),
+            Status::Partial => panic!("partial"),
+        }
+    }
+
+    fn plain() -> ClientHandshake<'static> {
+        handshake(ClientRequest::new("h", "/"))
+    }
+
+    #[test]
+    fn valid_101_completes_with_head_length() {
+        let response = good_response("");
+        let with_frame = format!("{response}\u{1}\u{0}");
+        let accepted = check(&plain(), &with_frame).unwrap();
+        assert_eq!(
+            accepted,
+            Status::Complete(Accepted {
+                protocol: None,
+                head_len: response.len()
+            })
+        );
+    }
+
+    #[test]
+    fn incomplete_response_is_partial() {
+        let response = good_response("");
+        assert_eq!(
+            check(&plain(), response.get(..response.len() - 1).unwrap()),
+            Ok(Status::Partial)
+        );
+    }
+
+    #[test]
+    fn oversized_response_is_refused() {
+        let small = handshake(ClientRequest::new("h", "/").with_max_response_bytes(40));
+        assert_eq!(
+            check(&small, &good_response("")),
+            Err(ResponseError::ResponseTooLarge)
+        );
+        let partial = good_response("");
+        assert_eq!(
+            check(&small, partial.get(..50).unwrap()),
+            Err(ResponseError::ResponseTooLarge)
+        );
+        let mut headers = [EMPTY_HEADER; 2];
+        let many = plain().parse_response(good_response("").as_bytes(), &mut headers);
+        assert_eq!(many, Err(ResponseError::TooManyHeaders));
+    }
+
+    #[test]
+    fn non_101_status_is_rejected_with_the_status() {
+        let response = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+        let Err(ResponseError::Rejected(rejected)) = check(&plain(), response) else {
+            panic!("not rejected");
+        };
+        assert_eq!(rejected.status(), 403);
+        assert_eq!(rejected.error_description(), None);
+    }
+
+    #[test]
+    fn unauthorized_carries_the_error_description() {
+        let response = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\n\
+            WWW-Authenticate: bearer realm=\"api\", error=\"invalid_token\", error_description=\"expired\"\r\n\r\n";
+        let Err(ResponseError::Rejected(rejected)) = check(&plain(), response) else {
+            panic!("not rejected");
+        };
+        assert_eq!(rejected.status(), 401);
+        assert_eq!(rejected.error_description(), Some("expired"));
+    }
+
+    #[test]
+    fn unauthorized_without_error_has_no_description() {
+        let response = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\n\r\n";
+        let Err(ResponseError::Rejected(rejected)) = check(&plain(), response) else {
+            panic!("not rejected");
+        };
+        assert_eq!(rejected.error_description(), None);
+        let unquoted = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer error_description=too_old\r\n\r\n";
+        let Err(ResponseError::Rejected(rejected)) = check(&plain(), unquoted) else {
+            panic!("not rejected");
+        };
+        assert_eq!(rejected.error_description(), Some("too_old"));
+    }
+
+    #[test]
+    fn response_must_be_http_1_1() {
+        let response = good_response("").replacen("HTTP/1.1", "HTTP/1.0", 1);
+        assert_eq!(
+            check(&plain(), &response),
+            Err(ResponseError::UnsupportedHttpVersion)
+        );
+    }
+
+    #[test]
+    fn response_must_upgrade_to_websocket() {
+        let response = good_response("").replacen("Upgrade: websocket\r\n", "Upgrade: h2c\r\n", 1);
+        assert_eq!(
+            check(&plain(), &response),
+            Err(ResponseError::MissingUpgrade)
+        );
+    }
+
+    #[test]
+    fn response_connection_must_list_upgrade() {
+        let response =
+            good_response("").replacen("Connection: Upgrade", "Connection: keep-alive", 1);
+        assert_eq!(
+            check(&plain(), &response),
+            Err(ResponseError::MissingConnectionUpgrade)
+        );
+        let listed =
+            good_response("").replacen("Connection: Upgrade", "Connection: keep-alive, UPGRADE", 1);
+        assert!(check(&plain(), &listed).is_ok());
+    }
+
+    #[test]
+    fn accept_must_match_the_key() {
+        let wrong = good_response("").replacen(
+            &accept_line(),
+            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n",
+            1,
+        );
+        assert_eq!(check(&plain(), &wrong), Err(ResponseError::AcceptMismatch));
+    }
+
+    #[test]
+    fn accept_must_appear_exactly_once() {
+        let missing = good_response("").replacen(&accept_line(), "", 1);
+        assert_eq!(check(&plain(), &missing), Err(ResponseError::MissingAccept));
+        let twice = good_response(&accept_line());
+        assert_eq!(check(&plain(), &twice), Err(ResponseError::MissingAccept));
+    }
+
+    #[test]
+    fn unoffered_extension_is_refused() {
+        let response = good_response("Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        assert_eq!(
+            check(&plain(), &response),
+            Err(ResponseError::UnexpectedExtension)
+        );
+    }
+
+    #[test]
+    fn chosen_protocol_must_be_one_we_offered() {
+        let offering = handshake(ClientRequest::new("h", "/").with_protocols(&["chat"]));
+        let chosen = check(
+            &offering,
+            &good_response("Sec-WebSocket-Protocol: chat\r\n"),
+        );
+        assert_eq!(protocol_of(chosen), Ok(Some("chat")));
+        let other = check(
+            &offering,
+            &good_response("Sec-WebSocket-Protocol: superchat\r\n"),
+        );
+        assert_eq!(other, Err(ResponseError::UnexpectedProtocol));
+        let two = check(
+            &offering,
+            &good_response("Sec-WebSocket-Protocol: chat, chat\r\n"),
+        );
+        assert_eq!(two, Err(ResponseError::UnexpectedProtocol));
+        let unasked = check(&plain(), &good_response("Sec-WebSocket-Protocol: chat\r\n"));
+        assert_eq!(unasked, Err(ResponseError::UnexpectedProtocol));
+    }
+
+    #[test]
+    fn chosen_protocol_may_be_the_marker_but_never_the_token() {
+        let offering = handshake(
+            ClientRequest::new("h", "/").with_token_protocol("tollgate.bearer", "abc.def"),
+        );
+        let marker = check(
+            &offering,
+            &good_response("Sec-WebSocket-Protocol: tollgate.bearer\r\n"),
+        );
+        assert_eq!(protocol_of(marker), Ok(Some("tollgate.bearer")));
+        let token = check(
+            &offering,
+            &good_response("Sec-WebSocket-Protocol: abc.def\r\n"),
+        );
+        assert_eq!(token, Err(ResponseError::UnexpectedProtocol));
+    }
+
+    #[test]
+    fn garbage_response_is_malformed() {
+        assert_eq!(
+            check(&plain(), "HTTP/1.1 abc\r\n\r\n"),
+            Err(ResponseError::Malformed)
+        );
+    }
+}
