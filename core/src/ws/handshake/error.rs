@@ -65,6 +65,10 @@ pub enum HandshakeError {
     UnsupportedHttpVersion,
     /// The request target is not an origin-form path, or carries a fragment (RFC 6455 §3).
     InvalidTarget,
+    /// The request announces a body (`Transfer-Encoding`, or a `Content-Length` other
+    /// than 0): an upgrade request has none, and bytes after the head are frames, so a
+    /// body would be misread by one side or the other.
+    UnexpectedBody,
     /// `Host` is absent or empty (RFC 6455 §4.2.1 item 2).
     MissingHost,
     /// A header that may appear once appeared more than once (`Host`, `Origin`,
@@ -114,6 +118,7 @@ impl HandshakeError {
             Self::Malformed
             | Self::UnsupportedHttpVersion
             | Self::InvalidTarget
+            | Self::UnexpectedBody
             | Self::MissingHost
             | Self::DuplicateHeader
             | Self::InvalidHeaderValue
@@ -158,6 +163,7 @@ impl HandshakeError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::UnsupportedHttpVersion => "unsupported_http_version",
             Self::InvalidTarget => "invalid_target",
+            Self::UnexpectedBody => "unexpected_body",
             Self::MissingHost => "missing_host",
             Self::DuplicateHeader => "duplicate_header",
             Self::InvalidHeaderValue => "invalid_header_value",
@@ -187,6 +193,7 @@ impl HandshakeError {
             Self::MethodNotAllowed => "WebSocket upgrades must use GET",
             Self::UnsupportedHttpVersion => "WebSocket upgrades need HTTP/1.1",
             Self::InvalidTarget => "request target must be a path without fragment",
+            Self::UnexpectedBody => "an upgrade request has no body",
             Self::MissingHost => "Host header is missing",
             Self::DuplicateHeader => "a single-valued header appears more than once",
             Self::InvalidHeaderValue => "a header value is not valid text",
@@ -378,13 +385,14 @@ impl core::error::Error for ResponseError {}
 mod tests {
     use super::*;
 
-    const ALL: [HandshakeError; 22] = [
+    const ALL: [HandshakeError; 23] = [
         HandshakeError::Malformed,
         HandshakeError::RequestTooLarge,
         HandshakeError::TooManyHeaders,
         HandshakeError::MethodNotAllowed,
         HandshakeError::UnsupportedHttpVersion,
         HandshakeError::InvalidTarget,
+        HandshakeError::UnexpectedBody,
         HandshakeError::MissingHost,
         HandshakeError::DuplicateHeader,
         HandshakeError::InvalidHeaderValue,

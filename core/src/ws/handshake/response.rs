@@ -117,6 +117,9 @@ impl From<HandshakeError> for Rejection {
 }
 
 impl Rejection {
+    /// An output size that holds any refusal whose challenge code is at most 128 bytes.
+    pub const MAX_LEN: usize = 512;
+
     /// The refusal for a handshake error; the status is [`HandshakeError::status`].
     #[must_use]
     pub const fn from_error(error: HandshakeError) -> Self {
@@ -156,8 +159,8 @@ impl Rejection {
     ///
     /// # Errors
     ///
-    /// [`WriteError::BufferTooSmall`] when `out` is too short (256 bytes always
-    /// suffice for codes under 60 characters); [`WriteError::InvalidHeader`] when a
+    /// [`WriteError::BufferTooSmall`] when `out` is too short ([`Rejection::MAX_LEN`]
+    /// always suffices for codes up to 128 bytes); [`WriteError::InvalidHeader`] when a
     /// challenge code has characters RFC 6750 does not allow in `error_description`.
     pub fn write(&self, out: &mut [u8]) -> Result<usize, WriteError> {
         let mut w = Writer::new(out);
@@ -412,6 +415,27 @@ mod tests {
         let (status, fields, _) = response_parts(&bytes);
         assert_eq!(status, 405);
         assert_eq!(field(&fields, "allow"), Some("GET"));
+    }
+
+    #[test]
+    fn max_len_holds_every_refusal() {
+        let mut out = [0; Rejection::MAX_LEN];
+        for error in [
+            HandshakeError::Malformed,
+            HandshakeError::MissingToken,
+            HandshakeError::OriginNotAllowed,
+            HandshakeError::MethodNotAllowed,
+            HandshakeError::UnsupportedVersion,
+            HandshakeError::RequestTooLarge,
+            HandshakeError::ConflictingTokens,
+        ] {
+            assert!(
+                Rejection::from_error(error).write(&mut out).is_ok(),
+                "{error:?}"
+            );
+        }
+        let longest: &'static str = "a".repeat(128).leak();
+        assert!(Rejection::invalid_token(longest).write(&mut out).is_ok());
     }
 
     #[test]

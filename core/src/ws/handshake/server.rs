@@ -122,7 +122,7 @@ impl<'a> ServerConfig<'a> {
     /// [`head_len`](Request::head_len) says where any pipelined bytes start.
     ///
     /// The checks, in order: size, HTTP syntax, method `GET`, HTTP/1.1, origin-form
-    /// target without fragment, `Host`, `Upgrade: websocket`, `Connection: upgrade`,
+    /// target without fragment, no body, `Host`, `Upgrade: websocket`, `Connection: upgrade`,
     /// `Sec-WebSocket-Version: 13`, `Sec-WebSocket-Key`, subprotocol syntax, `Origin`.
     ///
     /// # Errors
@@ -162,6 +162,11 @@ impl<'a> ServerConfig<'a> {
         }
         let target = path.ok_or(HandshakeError::Malformed)?;
         let (path, query) = split_target(target)?;
+        if http::values(headers, "Transfer-Encoding").next().is_some()
+            || http::values(headers, "Content-Length").any(|length| length.trim_ascii() != b"0")
+        {
+            return Err(HandshakeError::UnexpectedBody);
+        }
         let host = host(headers)?;
         if !http::list_contains(headers, "Upgrade", "websocket") {
             return Err(HandshakeError::MissingUpgrade);
@@ -477,6 +482,18 @@ mod tests {
             default_error(&with("/chat?room=1", "/caf\u{e9}")),
             HandshakeError::InvalidTarget
         );
+    }
+
+    #[test]
+    fn request_must_not_announce_a_body() {
+        let err = default_error(&with("\r\n\r\n", "\r\nContent-Length: 5\r\n\r\n"));
+        assert_eq!(err, HandshakeError::UnexpectedBody);
+        let err = default_error(&with("\r\n\r\n", "\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        assert_eq!(err, HandshakeError::UnexpectedBody);
+        assert!(accepts(
+            &ServerConfig::new(),
+            &with("\r\n\r\n", "\r\nContent-Length: 0\r\n\r\n")
+        ));
     }
 
     #[test]
