@@ -412,6 +412,23 @@ mod tests {
     ];
 
     #[test]
+    fn statuses_match_the_documented_table() {
+        let expected = |error: HandshakeError| match error {
+            HandshakeError::RequestTooLarge | HandshakeError::TooManyHeaders => 431,
+            HandshakeError::MethodNotAllowed => 405,
+            HandshakeError::MissingVersion | HandshakeError::UnsupportedVersion => 426,
+            HandshakeError::OriginNotAllowed | HandshakeError::MissingOrigin => 403,
+            HandshakeError::MissingToken
+            | HandshakeError::MalformedToken
+            | HandshakeError::TokenTooLarge => 401,
+            _ => 400,
+        };
+        for error in ALL {
+            assert_eq!(error.status(), expected(error), "{error:?}");
+        }
+    }
+
+    #[test]
     fn every_status_has_a_reason_phrase() {
         for error in ALL {
             assert!(!error.reason().is_empty(), "{error:?}");

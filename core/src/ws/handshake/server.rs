@@ -439,6 +439,21 @@ mod tests {
     }
 
     #[test]
+    fn offered_protocols_span_lines_in_order() {
+        let text = with(
+            "\r\n\r\n",
+            "\r\nSec-WebSocket-Protocol: a, b\r\nSec-WebSocket-Protocol: c\r\n\r\n",
+        );
+        let mut headers = [EMPTY_HEADER; 16];
+        let Ok(Status::Complete(request)) =
+            ServerConfig::new().parse_request(text.as_bytes(), &mut headers)
+        else {
+            panic!("not accepted");
+        };
+        assert!(request.protocols().eq(["a", "b", "c"]));
+    }
+
+    #[test]
     fn method_must_be_get() {
         let err = default_error(&with("GET ", "POST "));
         assert_eq!(err, HandshakeError::MethodNotAllowed);
