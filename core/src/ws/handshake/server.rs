@@ -728,6 +728,7 @@ mod tests {
             selected(&config, "tollgate.bearer, chat"),
             Some("tollgate.bearer")
         );
+        assert_eq!(selected(&config, "tollgate.bearer, tollgate.bearer, chat"), Some("chat"));
     }
 
     #[test]

@@ -459,6 +459,8 @@ mod tests {
             token_of("/ws?token=a%2E+cd", ""),
             Err(HandshakeError::MalformedToken)
         );
+        let same_in_header = token_of("/ws?token=ab+cd", "Authorization: Bearer ab+cd\r\n");
+        assert_eq!(same_in_header, Err(HandshakeError::MalformedToken));
     }
 
     #[test]
@@ -578,6 +580,12 @@ mod tests {
         let split =
             format!("Sec-WebSocket-Protocol: tollgate.bearer\r\nSec-WebSocket-Protocol: {JWT}\r\n");
         assert_eq!(token_of("/ws", &split), Ok(JWT.into()));
+    }
+
+    #[test]
+    fn subprotocol_entry_after_a_marker_is_the_token_even_if_it_looks_like_one() {
+        let extra = "Sec-WebSocket-Protocol: tollgate.bearer, tollgate.bearer\r\n";
+        assert_eq!(token_of("/ws", extra), Ok("tollgate.bearer".into()));
     }
 
     #[test]
