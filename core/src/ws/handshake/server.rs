@@ -728,7 +728,10 @@ mod tests {
             selected(&config, "tollgate.bearer, chat"),
             Some("tollgate.bearer")
         );
-        assert_eq!(selected(&config, "tollgate.bearer, tollgate.bearer, chat"), Some("chat"));
+        assert_eq!(
+            selected(&config, "tollgate.bearer, tollgate.bearer, chat"),
+            Some("chat")
+        );
     }
 
     #[test]
