@@ -374,3 +374,6 @@ impl<K: MaskKeys> Connection<K> {
         self.close_queued = true;
     }
 }
+
+#[cfg(test)]
+mod tests;

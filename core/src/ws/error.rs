@@ -220,15 +220,28 @@ mod tests {
             assert!(matches!(code, 1002 | 1007 | 1009), "{e:?} -> {code}");
             assert!(e.close_code().is_valid_on_wire());
         }
-        assert_eq!(ProtocolError::InvalidUtf8.close_code(), CloseCode::INVALID_PAYLOAD);
-        assert_eq!(ProtocolError::MessageTooBig.close_code(), CloseCode::MESSAGE_TOO_BIG);
-        assert_eq!(ProtocolError::ReservedOpcode.close_code(), CloseCode::PROTOCOL_ERROR);
+        assert_eq!(
+            ProtocolError::InvalidUtf8.close_code(),
+            CloseCode::INVALID_PAYLOAD
+        );
+        assert_eq!(
+            ProtocolError::MessageTooBig.close_code(),
+            CloseCode::MESSAGE_TOO_BIG
+        );
+        assert_eq!(
+            ProtocolError::ReservedOpcode.close_code(),
+            CloseCode::PROTOCOL_ERROR
+        );
     }
 
     #[test]
     fn protocol_error_codes_are_unique_snake_case() {
         for (i, a) in ALL.iter().enumerate() {
-            assert!(a.code().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+            assert!(
+                a.code()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
             for b in ALL.iter().skip(i + 1) {
                 assert_ne!(a.code(), b.code());
             }

@@ -52,7 +52,10 @@ impl Utf8Validator {
             let [lead, ..] = self.pending;
             let need = sequence_len(lead).saturating_sub(have);
             let (head, tail) = rest.split_at(need.min(rest.len()));
-            let joined = self.pending.get_mut(have..have + head.len()).ok_or(InvalidUtf8)?;
+            let joined = self
+                .pending
+                .get_mut(have..have + head.len())
+                .ok_or(InvalidUtf8)?;
             joined.copy_from_slice(head);
             let len = have + head.len();
             match core::str::from_utf8(self.pending.get(..len).ok_or(InvalidUtf8)?) {
@@ -151,7 +154,11 @@ mod tests {
             for b in 0..=255u8 {
                 let bytes = [a, b];
                 for split in 0..=2 {
-                    assert_eq!(run(&bytes, &[split]), expected(&bytes, &[split]), "{bytes:x?}");
+                    assert_eq!(
+                        run(&bytes, &[split]),
+                        expected(&bytes, &[split]),
+                        "{bytes:x?}"
+                    );
                 }
             }
         }
@@ -168,7 +175,11 @@ mod tests {
             for &b in &CLASS {
                 for &c in &CLASS {
                     let three = [a, b, c];
-                    assert_eq!(run(&three, &[1, 2]), expected(&three, &[1, 2]), "{three:x?}");
+                    assert_eq!(
+                        run(&three, &[1, 2]),
+                        expected(&three, &[1, 2]),
+                        "{three:x?}"
+                    );
                     assert_eq!(run(&three, &[]), expected(&three, &[]), "{three:x?}");
                     for &d in &CLASS {
                         let four = [a, b, c, d];

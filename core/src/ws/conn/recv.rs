@@ -1,8 +1,6 @@
 //! The receiving half: frames in, events out.
 
-use super::{
-    Chunk, Connection, ControlBody, Event, InFrame, Input, MaskKeys, MessageKind, Role,
-};
+use super::{Chunk, Connection, ControlBody, Event, InFrame, Input, MaskKeys, MessageKind, Role};
 use crate::ws::close::CloseFrame;
 use crate::ws::error::ProtocolError;
 use crate::ws::frame::{FrameHeader, OpCode};
@@ -216,14 +214,16 @@ impl<K: MaskKeys> Connection<K> {
             .feed(bytes)
             .map_err(|_| ProtocolError::InvalidUtf8)?;
         if end {
-            self.utf8
-                .finish()
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(())
     }
 
-    fn control<'b>(&mut self, opcode: OpCode, payload: &'b [u8]) -> Result<Event<'b>, ProtocolError> {
+    fn control<'b>(
+        &mut self,
+        opcode: OpCode,
+        payload: &'b [u8],
+    ) -> Result<Event<'b>, ProtocolError> {
         Ok(match opcode {
             OpCode::Ping => {
                 // Only the latest ping needs its pong (§5.5.3).
