@@ -263,7 +263,7 @@ fn run(seed: u64) {
     }
     assert!(client.pongs.len() <= server.pings.len());
     assert!(
-        !server.pings.is_empty() == !client.pongs.is_empty(),
+        server.pings.is_empty() == client.pongs.is_empty(),
         "seed {seed}"
     );
 
