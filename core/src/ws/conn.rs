@@ -14,9 +14,10 @@
 //! ```
 //!
 //! Contract of [`Connection::handle_input`]:
-//! - Bytes it did not consume must be passed again, unchanged, at the start of the next
-//!   call (the buffer may be moved). Partially received frames are unmasked and
-//!   UTF-8-checked as they arrive, so invalid text fails on the first bad byte.
+//! - Bytes it did not consume must be passed again at the start of the next call, as
+//!   they are now (the buffer may be moved, not restored): a partially received frame is
+//!   unmasked in place and UTF-8-checked as it arrives, so invalid text fails on the
+//!   first bad byte, and the connection remembers how far it got.
 //! - Data frames whose payload fits [`Config::whole_frame_limit`] are delivered whole,
 //!   as [`Event::Text`]/[`Event::Binary`] when they form a complete message, otherwise as
 //!   [`Event::Chunk`]. Larger frames are streamed: every call delivers the payload bytes

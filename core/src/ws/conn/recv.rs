@@ -11,8 +11,9 @@ impl<K: MaskKeys> Connection<K> {
     /// one event, which borrows `input` (payloads are unmasked in place).
     ///
     /// Incomplete input is not an error: `event` is `None` and the unconsumed bytes must
-    /// be passed again, at the start of the next call, with more appended. After the
-    /// peer's close frame every further byte is consumed and ignored.
+    /// be passed again as they are now (possibly already unmasked), at the start of the
+    /// next call, with more appended. After the peer's close frame every further byte is
+    /// consumed and ignored.
     ///
     /// # Errors
     /// The [`ProtocolError`] the peer committed. It is sticky: every later call returns it
