@@ -614,3 +614,29 @@ fn too_small_output_buffer_writes_nothing() {
     assert!(s.wants_transmit());
     assert_eq!(transmitted(&mut s).len(), 6);
 }
+
+#[test]
+fn pong_owed_before_a_close_is_sent_before_the_close_echo() {
+    let mut s = server();
+    let mut bytes = cf(0x89, b"p");
+    bytes.extend(cf(0x88, &[0x03, 0xE8]));
+    let (ev, _) = feed(&mut s, &bytes, bytes.len());
+    assert_eq!(ev.len(), 2);
+    assert_eq!(transmitted(&mut s), [0x8A, 1, b'p', 0x88, 2, 0x03, 0xE8]);
+}
+
+#[test]
+fn client_accepts_a_borrowed_rng_and_answers_server_close() {
+    let mut rng = TestRng(99);
+    let mut c = Connection::client(Config::DEFAULT, &mut rng);
+    let (ev, r) = feed(&mut c, &frame(0x88, &[0x03, 0xE9], None), 1);
+    assert_eq!(
+        (ev, r),
+        (std::vec![Ev::Close(Some(1001), String::new())], Ok(()))
+    );
+    assert_eq!(c.state(), State::Closed);
+    let echo = transmitted(&mut c);
+    assert_eq!(&echo[..2], [0x88, 0x82], "masked echo");
+    let (ev, _) = feed(&mut server(), &echo, echo.len());
+    assert_eq!(ev, std::vec![Ev::Close(Some(1001), String::new())]);
+}
