@@ -4,6 +4,7 @@ pub mod alg;
 pub mod claims;
 pub mod error;
 pub mod header;
+pub mod json;
 pub mod jwk;
 pub mod jwks;
 pub mod key;
