@@ -408,6 +408,14 @@ pub(crate) fn parse_object<'a>(
     }
 }
 
+/// The position of `name` (unescaped) in `names`.
+pub(crate) fn name_index(name: JsonStr<'_>, names: &[&str]) -> Option<usize> {
+    match name.as_str() {
+        Some(plain) => names.iter().position(|n| *n == plain),
+        None => names.iter().position(|n| name.chars().eq(n.chars())),
+    }
+}
+
 /// Remembers the member names of one object to detect duplicates.
 struct KeyTracker {
     cached: [(u32, u32); KEY_CACHE],
