@@ -6,7 +6,7 @@
 //! (RFC 7515 §5.2 step 4): duplicate member names are rejected in every object, as are
 //! lone surrogate escapes and nesting deeper than [`MAX_DEPTH`].
 //!
-//! Duplicate detection keeps the first [`KEY_CACHE`] member names of each object on the
+//! Duplicate detection keeps the first eight member names of each object on the
 //! stack and re-reads the (already validated) object only beyond that, so the common
 //! small header or payload costs a handful of slice comparisons.
 
