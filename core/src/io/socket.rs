@@ -500,6 +500,9 @@ impl<S: Read + Write, K: MaskKeys> WebSocket<'_, S, K> {
     /// Moves a chunk (always after the reassembled bytes) to their end.
     fn append(&mut self, span: Span) -> Result<(), Error<S::Error>> {
         let len = span.len();
+        if len == 0 {
+            return Ok(());
+        }
         let region = self
             .read_buf
             .get_mut(self.assembled..span.end)
