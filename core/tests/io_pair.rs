@@ -607,3 +607,34 @@ fn errors_display_without_panicking() {
         assert!(!error.to_string().is_empty());
     }
 }
+
+#[test]
+fn dropped_recv_future_loses_no_bytes() {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    let (a, mut b) = duplex(19, 3);
+    let (mut sr, mut sw) = (vec![0; 512], vec![0; 512]);
+    let (mut ws, _) = join(server(a, &mut sr, &mut sw), async {
+        b.write_raw(&raw_request()).await;
+        b.read_until(b"\r\n\r\n").await;
+    });
+    let mut frame = vec![0x01, 0x85, 0, 0, 0, 0];
+    frame.extend_from_slice(b"hello");
+    frame.extend(masked_frame(0x0, b" world"));
+    let mut cx = Context::from_waker(Waker::noop());
+    // Each round: part of the message arrives, a `recv` reads it and is dropped by a
+    // "timer" before the message is complete.
+    for piece in frame.chunks(4) {
+        block_on(b.write_raw(piece));
+        let mut recv = pin!(ws.recv());
+        for _ in 0..8 {
+            if let Poll::Ready(message) = recv.as_mut().poll(&mut cx) {
+                assert_eq!(message.unwrap(), Message::Text("hello world"));
+                return;
+            }
+        }
+    }
+    panic!("the message never completed");
+}

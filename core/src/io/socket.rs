@@ -528,6 +528,10 @@ impl<S: Read + Write, K: MaskKeys> WebSocket<'_, S, K> {
     /// The next event of the connection, reading as needed; owed control frames are
     /// written before it is returned.
     async fn next_raw(&mut self) -> Result<Raw, Error<S::Error>> {
+        if self.pending.start < self.pending.end || self.conn.wants_transmit() {
+            // A reply interrupted by a dropped future, or queued before it.
+            self.sender().flush().await?;
+        }
         loop {
             let offset = self.start;
             let input = self
