@@ -638,3 +638,65 @@ fn dropped_recv_future_loses_no_bytes() {
     }
     panic!("the message never completed");
 }
+
+/// A `Send` stream, to check that the driver's futures can run on a work-stealing
+/// executor (tokio::spawn).
+struct SendStream;
+
+impl embedded_io_async::ErrorType for SendStream {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io_async::Read for SendStream {
+    async fn read(&mut self, _: &mut [u8]) -> Result<usize, Self::Error> {
+        Ok(0)
+    }
+}
+
+impl embedded_io_async::Write for SendStream {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        Ok(buf.len())
+    }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[test]
+fn driver_futures_are_send_for_send_streams() {
+    use tollgate::auth::Authenticator;
+    use tollgate::jwt::Validation;
+    use tollgate::ws::conn::Connection;
+
+    fn is_send<T: Send>(_: &T) {}
+    let (mut r, mut w, mut scratch) = (vec![0; 512], vec![0; 512], vec![0; 512]);
+    let options = ServerOptions::new(ServerConfig::new());
+    is_send(&io::accept(SendStream, &options, &mut r, &mut w));
+    let auth = Authenticator::new(io_support::key(), Validation::new());
+    is_send(&io::accept_authenticated(
+        SendStream,
+        &options,
+        &auth,
+        0,
+        &mut r,
+        &mut w,
+        &mut scratch,
+    ));
+    is_send(&io::connect(
+        SendStream,
+        &REQUEST,
+        Config::DEFAULT,
+        XorShift(1),
+        &mut r,
+        &mut w,
+    ));
+    let config = Config::DEFAULT.with_read_buffer_len(512);
+    let mut ws = WebSocket::new(SendStream, Connection::server(config), &mut r, 0, &mut w).unwrap();
+    is_send(&ws.recv());
+    is_send(&ws.recv_split());
+    is_send(&ws.recv_chunk());
+    is_send(&ws.recv_chunk_split());
+    is_send(&ws.send_text("x"));
+    is_send(&ws.close(CloseCode::NORMAL, ""));
+    is_send(&ws.authenticate_first_message(&auth, 0, &mut scratch));
+}

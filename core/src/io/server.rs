@@ -39,19 +39,19 @@ pub struct ServerOptions<'a> {
 }
 
 impl<'a> ServerOptions<'a> {
-    /// The handshake rules, [`Config::DEFAULT`] limits (fitted to the read buffer) and
-    /// [`Refusal::Http`].
+    /// The handshake rules, [`Config::DEFAULT`] frame and message limits with frames
+    /// delivered whole up to what the read buffer holds, and [`Refusal::Http`].
     #[must_use]
     pub const fn new(handshake: ServerConfig<'a>) -> Self {
         Self {
             handshake,
-            connection: Config::DEFAULT,
+            connection: Config::DEFAULT.with_read_buffer_len(usize::MAX),
             refusal: Refusal::Http,
         }
     }
 
     /// Frame and message limits of the connection. `whole_frame_limit` is lowered to
-    /// what the read buffer holds.
+    /// what the read buffer holds (`usize::MAX` means exactly that).
     #[must_use]
     pub const fn with_connection(mut self, config: Config) -> Self {
         self.connection = config;

@@ -568,9 +568,12 @@ impl<S: Read + Write, K: MaskKeys> WebSocket<'_, S, K> {
     }
 
     /// Reads more input, first moving the unhandled bytes to just after the
-    /// reassembled ones when the buffer is full.
+    /// reassembled ones when the buffer is (nearly) full.
     async fn fill(&mut self) -> Result<(), Error<S::Error>> {
-        if self.end >= self.read_buf.len() {
+        let len = self.read_buf.len();
+        // Full, or with a tail too short for efficient reads while bytes before the
+        // unhandled input are free.
+        if self.end >= len || (len - self.end < len / 4 && self.start > self.assembled) {
             let region = self
                 .read_buf
                 .get_mut(self.assembled..self.end)
