@@ -146,7 +146,10 @@ pub enum Event<'a> {
     Binary(&'a [u8]),
     /// A piece of a fragmented or streamed message.
     Chunk(Chunk<'a>),
-    /// A ping; the pong is already queued for [`Connection::poll_transmit`].
+    /// A ping; the pong is already queued for [`Connection::poll_transmit`]. Only one
+    /// pong is kept (§5.5.3 allows answering just the latest ping), so a driver that
+    /// wants a pong per ping (Autobahn case 2.10 does) drains `poll_transmit` before
+    /// the next [`Connection::handle_input`].
     Ping(&'a [u8]),
     /// A pong (solicited or not; no reply is owed).
     Pong(&'a [u8]),
