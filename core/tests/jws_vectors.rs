@@ -248,3 +248,82 @@ fn jwk_set_vectors_with_asymmetric_keys() {
     let ran = run_jwk_sets(true);
     assert!(ran == 0 || ran >= 10, "only {ran} cases");
 }
+
+/// An ES256 JWT through a JWK Set, plus the HS256 key-confusion attack against it.
+/// Needs the real `Es256PublicKey` (branch dev/keys).
+#[test]
+fn es256_jwt_through_a_key_set() {
+    use p256::ecdsa::{Signature, SigningKey, signature::Signer};
+    use tollgate::base64url;
+
+    fn b64(bytes: &[u8]) -> String {
+        let mut out = vec![0u8; base64url::encoded_len(bytes.len()).unwrap()];
+        base64url::encode(bytes, &mut out).unwrap().to_owned()
+    }
+    let signers = [
+        SigningKey::from_slice(&[0x11; 32]).unwrap(),
+        SigningKey::from_slice(&[0x22; 32]).unwrap(),
+    ];
+    let jwks: Vec<String> = signers
+        .iter()
+        .zip(["ec1", "ec2"])
+        .map(|(signer, kid)| {
+            let point = signer.verifying_key().to_sec1_point(false);
+            let (x, y) = point.as_bytes()[1..].split_at(32);
+            format!(
+                r#"{{"kty":"EC","crv":"P-256","use":"sig","kid":"{kid}","x":"{}","y":"{}"}}"#,
+                b64(x),
+                b64(y)
+            )
+        })
+        .collect();
+    let set =
+        JwkSet::<2>::from_json(format!(r#"{{"keys":[{}]}}"#, jwks.join(",")).as_bytes()).unwrap();
+    assert_eq!(set.len(), 2);
+
+    let now = 1_700_000_000;
+    let claims = r#"{"sub":"device-7","exp":1700000600}"#;
+    let es256 = |signer: &SigningKey, kid: &str| {
+        let input = format!(
+            "{}.{}",
+            b64(format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#).as_bytes()),
+            b64(claims.as_bytes())
+        );
+        let signature: Signature = signer.sign(input.as_bytes());
+        format!("{input}.{}", b64(&signature.to_bytes()))
+    };
+    let verify = |token: &str| {
+        let mut scratch = vec![0u8; token.len()];
+        jwt::verify(
+            token.as_bytes(),
+            &set,
+            &Validation::new(),
+            now,
+            &mut scratch,
+        )
+        .map(|t| {
+            assert!(t.registered().sub().unwrap() == "device-7");
+        })
+    };
+    assert_eq!(verify(&es256(&signers[0], "ec1")), Ok(()));
+    assert_eq!(verify(&es256(&signers[1], "ec2")), Ok(()));
+    assert_eq!(
+        verify(&es256(&signers[0], "ec2")),
+        Err(JwtError::InvalidSignature)
+    );
+    assert_eq!(
+        verify(&es256(&signers[0], "ec9")),
+        Err(JwtError::UnknownKey)
+    );
+
+    // HS256 "signed" with the public point as the secret, naming the EC key.
+    let point = signers[0].verifying_key().to_sec1_point(false);
+    let forged_key = jwt::alg::hs256::Hs256Secret::new(point.as_bytes()).unwrap();
+    let input = format!(
+        "{}.{}",
+        b64(br#"{"alg":"HS256","kid":"ec1"}"#),
+        b64(claims.as_bytes())
+    );
+    let forged = format!("{input}.{}", b64(&forged_key.sign(input.as_bytes())));
+    assert_eq!(verify(&forged), Err(JwtError::AlgorithmMismatch));
+}
