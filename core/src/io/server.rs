@@ -341,6 +341,8 @@ fn has_token<K: KeySource>(
 }
 
 /// The answer written into the write buffer, and what follows it.
+// Lives for one function call on the stack; there is no heap to box the token into.
+#[allow(clippy::large_enum_variant)]
 enum Answer<'s, 'p> {
     /// A 101; then the connection (`Ok`, with the token if one was verified) or the
     /// close 1008 owed for a refused token (`Err`).
