@@ -1,5 +1,6 @@
 //! Authenticated upgrades through the async driver: tokens in the request, refusals as
 //! HTTP or as close 1008 after the upgrade, first-message authentication, expiry.
+#![cfg(feature = "hs256")]
 
 mod io_support;
 
