@@ -13,7 +13,7 @@ use crate::ws::handshake::{
 };
 
 /// Header lines accepted in an upgrade request (browsers send about 15).
-pub const MAX_REQUEST_HEADERS: usize = 32;
+const MAX_REQUEST_HEADERS: usize = 32;
 
 /// How a refused token is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,11 +165,14 @@ impl<'b, 'p, 's, S: Read + Write> Authenticated<'b, 'p, 's, S> {
 /// maximum, is refused with 431), validates it, writes the 101 or the refusal from
 /// `write_buf`, and returns the connection with any bytes that followed the head.
 ///
+/// A `write_buf` of [`Rejection::MAX_LEN`] bytes holds every refusal; a refusal that
+/// does not fit is not sent (the error is returned all the same).
+///
 /// # Errors
 /// [`Error::Handshake`] when the request was refused (the refusal was written);
-/// [`Error::BufferTooSmall`] for buffers below the minimum or an answer that does not
-/// fit `write_buf`; [`Error::InvalidHeader`] for a subprotocol that is not an HTTP
-/// token; [`Error::Eof`] and [`Error::Io`] from the stream.
+/// [`Error::BufferTooSmall`] for buffers below the minimum or a 101 that does not fit
+/// `write_buf`; [`Error::InvalidHeader`] for a subprotocol that is not an HTTP token;
+/// [`Error::Eof`] and [`Error::Io`] from the stream.
 pub async fn accept<'b, 'p, S: Read + Write>(
     stream: S,
     options: &ServerOptions<'p>,
