@@ -1,5 +1,7 @@
 //! The WebSocket after the handshake: receiving, reassembly and closing.
 
+use core::fmt;
+
 use super::send::{Pending, Sender};
 use super::{Error, Read, Write};
 use crate::auth::message::{MAX_REPLY_LEN, write_authenticated, write_unauthorized};
@@ -171,7 +173,6 @@ fn close_frame<E>(
 /// (room for the next frame header and an interleaved ping). Larger messages fail with
 /// [`Error::BufferTooSmall`] and close 1009; [`recv_chunk`](Self::recv_chunk) streams
 /// any size instead. Do not switch between the two in the middle of a message.
-#[derive(Debug)]
 pub struct WebSocket<'b, S, K = NoRng> {
     stream: S,
     conn: Connection<K>,
@@ -187,6 +188,23 @@ pub struct WebSocket<'b, S, K = NoRng> {
     end: usize,
     write_buf: &'b mut [u8],
     pending: Pending,
+}
+
+/// Buffer sizes and positions, not their contents.
+impl<S, K: fmt::Debug> fmt::Debug for WebSocket<'_, S, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("connection", &self.conn)
+            .field("read_buf_len", &self.read_buf.len())
+            .field("buffered", &self.end.saturating_sub(self.start))
+            .field("reassembled", &self.assembled)
+            .field("write_buf_len", &self.write_buf.len())
+            .field(
+                "unwritten",
+                &self.pending.end.saturating_sub(self.pending.start),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'b, S, K: MaskKeys> WebSocket<'b, S, K> {
