@@ -37,8 +37,9 @@
 //! race) loses no data when the stream's `read` is cancel-safe: received bytes and a
 //! half-reassembled message stay buffered, and a pong or close echo whose writing was
 //! interrupted is finished by the next call (the ping or close that caused it is not
-//! reported again). A dropped `send_*` future may leave a partial frame: close the
-//! transport then.
+//! reported again). So a transport can race `recv` against a timer or its outgoing
+//! queue and send when the other side wins. A dropped `send_*` future may leave a
+//! partial frame: close the transport then.
 //!
 //! # Example
 //!
