@@ -19,8 +19,8 @@
 //!  ws::conn (frame codec, unmasking, UTF-8, close/ping) ──► poll_transmit
 //!        │
 //!        ▼
-//!  io::Driver (embedded-io-async Read + Write) — what the tokio and embassy
-//!  transports wrap.
+//!  io::accept / io::accept_authenticated / io::connect ──► io::WebSocket
+//!  (embedded-io-async Read + Write) — what the tokio and embassy transports wrap.
 //! ```
 //!
 //! The modules:
@@ -33,6 +33,11 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// With every algorithm feature off, no key can exist and the verification paths are dead.
+#![cfg_attr(
+    not(any(feature = "hs256", feature = "es256", feature = "rs256")),
+    allow(unused)
+)]
 #![cfg_attr(
     not(test),
     deny(

@@ -158,7 +158,8 @@ impl Key {
     /// The one algorithm this key verifies.
     #[must_use]
     pub fn algorithm(&self) -> Algorithm {
-        match self {
+        // `*self` so the match stays exhaustive when no algorithm feature is enabled.
+        match *self {
             #[cfg(feature = "hs256")]
             Self::Hs256(_) => Algorithm::HS256,
             #[cfg(feature = "es256")]
@@ -173,13 +174,13 @@ impl Key {
     /// # Errors
     /// [`JwtError::InvalidSignature`] when the signature does not verify.
     pub fn verify_signature(&self, signing_input: &[u8], signature: &[u8]) -> Result<(), JwtError> {
-        match self {
+        match *self {
             #[cfg(feature = "hs256")]
-            Self::Hs256(k) => k.verify(signing_input, signature),
+            Self::Hs256(ref k) => k.verify(signing_input, signature),
             #[cfg(feature = "es256")]
-            Self::Es256(k) => k.verify(signing_input, signature),
+            Self::Es256(ref k) => k.verify(signing_input, signature),
             #[cfg(feature = "rs256")]
-            Self::Rs256(k) => k.verify(signing_input, signature),
+            Self::Rs256(ref k) => k.verify(signing_input, signature),
         }
     }
 }
