@@ -1,10 +1,16 @@
-//! Shared by the examples: an echo loop over a sans-IO `Connection` and an
-//! `embedded-io-async` stream, with whole messages reassembled in a `Vec`.
+//! Shared by the examples: the server's request reading, and an echo loop over a sans-IO
+//! `Connection` and an `embedded-io-async` stream, with whole messages reassembled in a
+//! `Vec`.
 #![allow(dead_code, reason = "each example uses a different part")]
 
+use std::time::Duration;
+
 use embedded_io_async::{Read, Write};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tollgate::ws::conn::{Config, Connection, Event, MaskKeys, MessageKind, State};
 use tollgate::ws::frame::{MAX_CONTROL_FRAME_LEN, MAX_HEADER_LEN};
+use tollgate::ws::handshake::{EMPTY_HEADER, Rejection, ServerConfig, Status};
 
 /// Frames up to this size are delivered whole; larger ones arrive in chunks.
 pub const READ_BUFFER_LEN: usize = 64 * 1024 + MAX_HEADER_LEN;
@@ -171,4 +177,60 @@ pub async fn flush_control<S: Write, K: MaskKeys>(
         }
         io.write_all(&out[..n]).await?;
     }
+}
+
+/// The longest request head accepted.
+pub const MAX_HEAD: usize = 8192;
+
+/// Header lines accepted in a request head.
+pub const MAX_HEADERS: usize = 32;
+
+/// Reads an upgrade request head into a buffer and returns it with the number of bytes
+/// read (frames may follow the head). Requests the handshake refuses are answered here
+/// (400, 403, 426, ...) and give `None`, as does end of stream.
+pub async fn read_request(
+    stream: &mut TcpStream,
+    server: &ServerConfig<'_>,
+) -> std::io::Result<Option<(Vec<u8>, usize)>> {
+    let mut head = vec![0; server.max_request_bytes()];
+    let mut len = 0;
+    loop {
+        let n = stream.read(&mut head[len..]).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        len += n;
+        let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+        match server.parse_request(&head[..len], &mut headers) {
+            Ok(Status::Partial) => {}
+            Ok(Status::Complete(_)) => return Ok(Some((head, len))),
+            Err(error) => {
+                refuse(stream, Rejection::from(error)).await?;
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Sends a refusal and closes the connection.
+pub async fn refuse(stream: &mut TcpStream, rejection: Rejection) -> std::io::Result<()> {
+    let mut response = [0; Rejection::MAX_LEN];
+    let n = rejection
+        .write(&mut response)
+        .map_err(std::io::Error::other)?;
+    stream.write_all(&response[..n]).await?;
+    linger(stream).await
+}
+
+/// Closes our side, then drains what the peer still sends for a moment: closing a socket
+/// with unread input resets the connection, and the peer may then lose our last frame.
+pub async fn linger(stream: &mut TcpStream) -> std::io::Result<()> {
+    stream.shutdown().await?;
+    let mut sink = [0; 4096];
+    let drain = async {
+        while stream.read(&mut sink).await? != 0 {}
+        Ok::<_, std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+    Ok(())
 }
