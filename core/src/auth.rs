@@ -1,1 +1,0 @@
-//! Glue between the handshake and JWT verification.

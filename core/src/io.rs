@@ -1,1 +1,0 @@
-//! The async driver over `embedded-io-async` streams.
