@@ -1,5 +1,7 @@
 //! An authenticated echo server for interop tests: the upgrade needs an HS256 JWT, then
-//! every text and binary message comes back (fragmented messages reassembled).
+//! every text and binary message comes back (fragmented messages reassembled) until the
+//! token expires. It runs the core driver (`tollgate::io::accept_authenticated`) over
+//! tokio TCP.
 //!
 //! ```text
 //! TOLLGATE_SECRET=... cargo run -p tollgate-tokio --example auth-echo -- 127.0.0.1:0 \
@@ -10,34 +12,29 @@
 //! subprotocol entry after `tollgate.bearer`. A bad token is refused with 401 and
 //! `WWW-Authenticate: Bearer error="invalid_token", error_description="<code>"`; with
 //! `--refuse-after-upgrade` the upgrade completes and the server closes with 1008 and
-//! the code as the reason instead (what a browser can see). Other refusals: 403 for an
+//! the code as reason instead (what a browser can see). Other refusals: 403 for an
 //! origin not on the `--allowed-origin` list, 426 for a version other than 13, 400 for a
-//! malformed upgrade. Prints `listening on ws://ADDR` once bound.
+//! malformed upgrade. A connection whose token expires is closed with 1008 `expired`.
+//! Prints `listening on ws://ADDR` once bound.
 
 mod common;
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use embedded_io_adapters::tokio_1::FromTokio;
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tollgate::auth::{AuthError, Authenticator};
+use tollgate::io::{self, Authenticated, Refusal, ServerOptions};
 use tollgate::jwt::alg::hs256::Hs256Secret;
-use tollgate::jwt::{self, JwtError, Key, Validation};
-use tollgate::ws::close::CloseCode;
-use tollgate::ws::conn::Connection;
-use tollgate::ws::handshake::token::DEFAULT_TOKEN_SOURCES;
-use tollgate::ws::handshake::{
-    EMPTY_HEADER, HandshakeError, Rejection, Request, ServerConfig, Status,
-};
+use tollgate::jwt::{Key, Validation};
+use tollgate::ws::handshake::ServerConfig;
 
 /// What the command line asked for; leaked once at startup so that every connection
 /// task can borrow it.
 struct Settings {
-    key: Key,
-    validation: Validation<'static>,
-    server: ServerConfig<'static>,
-    refuse_after_upgrade: bool,
+    auth: Authenticator<'static, Key>,
+    options: ServerOptions<'static>,
 }
 
 fn usage(message: &str) -> ! {
@@ -60,7 +57,7 @@ fn settings() -> (SocketAddr, Settings) {
     let mut args = std::env::args().skip(1);
     let mut addr = None;
     let (mut audiences, mut issuers, mut origins) = (Vec::new(), Vec::new(), Vec::new());
-    let mut refuse_after_upgrade = false;
+    let mut refusal = Refusal::Http;
     while let Some(arg) = args.next() {
         let mut value = || {
             args.next()
@@ -70,7 +67,7 @@ fn settings() -> (SocketAddr, Settings) {
             "--aud" => audiences.push(value()),
             "--iss" => issuers.push(value()),
             "--allowed-origin" => origins.push(value()),
-            "--refuse-after-upgrade" => refuse_after_upgrade = true,
+            "--refuse-after-upgrade" => refusal = Refusal::CloseAfterUpgrade,
             _ if addr.is_none() && !arg.starts_with('-') => {
                 addr = Some(
                     arg.parse()
@@ -94,19 +91,15 @@ fn settings() -> (SocketAddr, Settings) {
     if !issuers.is_empty() {
         validation = validation.issuers(leak(issuers));
     }
-    let mut server = ServerConfig::new()
-        .with_max_request_bytes(common::MAX_HEAD)
-        .with_token_sources(&DEFAULT_TOKEN_SOURCES);
+    let mut handshake = ServerConfig::new();
     if !origins.is_empty() {
-        server = server.with_allowed_origins(leak(origins));
+        handshake = handshake.with_allowed_origins(leak(origins));
     }
-    let settings = Settings {
-        key,
-        validation,
-        server,
-        refuse_after_upgrade,
-    };
-    (addr, settings)
+    let options = ServerOptions::new(handshake)
+        .with_connection(common::config())
+        .with_refusal(refusal);
+    let auth = Authenticator::new(key, validation);
+    (addr, Settings { auth, options })
 }
 
 #[tokio::main]
@@ -117,11 +110,7 @@ async fn main() -> std::io::Result<()> {
     println!("listening on ws://{}", listener.local_addr()?);
     loop {
         let (stream, _) = listener.accept().await?;
-        tokio::spawn(async move {
-            if let Err(e) = serve(stream, settings).await {
-                eprintln!("connection: {e}");
-            }
-        });
+        tokio::spawn(serve(stream, settings));
     }
 }
 
@@ -131,78 +120,46 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Why the upgrade is refused: no usable token, or a token that failed verification.
-#[derive(Clone, Copy)]
-enum Refusal {
-    Handshake(HandshakeError),
-    Token(JwtError),
-}
-
-impl Refusal {
-    /// The stable code the client is told.
-    fn code(self) -> &'static str {
-        match self {
-            Self::Handshake(e) => e.code(),
-            Self::Token(e) => e.code(),
-        }
-    }
-
-    fn rejection(self) -> Rejection {
-        match self {
-            Self::Handshake(e) => Rejection::from(e),
-            Self::Token(e) => Rejection::invalid_token(e.code()),
-        }
-    }
-}
-
-fn check_token(settings: &Settings, request: &Request<'_, '_>, len: usize) -> Result<(), Refusal> {
-    let mut decoded = vec![0; len];
-    let token = settings
-        .server
-        .extract_token(request, &mut decoded)
-        .map_err(Refusal::Handshake)?;
-    let mut scratch = vec![0; token.as_str().len()];
-    jwt::verify(
-        token.as_str().as_bytes(),
-        &settings.key,
-        &settings.validation,
+/// One connection: authenticated upgrade, echo until close or expiry. Failures end the
+/// connection and nothing else (refusals were already answered by the driver).
+async fn serve(stream: TcpStream, settings: &Settings) {
+    let _ = stream.set_nodelay(true);
+    let mut stream = FromTokio::new(stream);
+    let mut read_buf = vec![0; common::READ_BUFFER_LEN];
+    let mut write_buf = vec![0; common::WRITE_BUFFER_LEN];
+    let mut scratch = vec![0; common::READ_BUFFER_LEN];
+    let accepted = io::accept_authenticated(
+        &mut stream,
+        &settings.options,
+        &settings.auth,
         now(),
+        &mut read_buf,
+        &mut write_buf,
         &mut scratch,
     )
-    .map(drop)
-    .map_err(Refusal::Token)
-}
-
-async fn serve(mut stream: TcpStream, settings: &Settings) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
-    let server = &settings.server;
-    let Some((head, len)) = common::read_request(&mut stream, server).await? else {
-        return Ok(());
-    };
-    let mut headers = [EMPTY_HEADER; common::MAX_HEADERS];
-    let Ok(Status::Complete(request)) = server.parse_request(&head[..len], &mut headers) else {
-        return Err(std::io::Error::other("request changed between parses"));
-    };
-    let verdict = check_token(settings, &request, len);
-    if let Err(refusal) = verdict
-        && !settings.refuse_after_upgrade
-    {
-        return common::refuse(&mut stream, refusal.rejection()).await;
+    .await;
+    match accepted {
+        Ok(Authenticated::Verified(mut session)) => {
+            let deadline = settings.auth.deadline(&session.token);
+            let echo = common::echo(&mut session.socket, |_| true);
+            let outcome = match deadline {
+                Some(deadline) => {
+                    let left = Duration::from_secs(deadline.saturating_sub(now()));
+                    tokio::time::timeout(left, echo).await
+                }
+                None => Ok(echo.await),
+            };
+            match outcome {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => eprintln!("connection: {e}"),
+                Err(_expired) => {
+                    let _ = session.socket.close_with(AuthError::EXPIRED).await;
+                }
+            }
+        }
+        // Only `AuthMode::FirstMessage` leaves the token to the first message.
+        Ok(Authenticated::AwaitingFirstMessage { .. }) => {}
+        Err(e) => eprintln!("refused: {e}"),
     }
-    let mut response = [0; 512];
-    let n = request
-        .write_accept(server.select_protocol(&request), &[], &mut response)
-        .map_err(std::io::Error::other)?;
-    stream.write_all(&response[..n]).await?;
-
-    let mut io = FromTokio::new(stream);
-    let mut conn = Connection::server(common::config());
-    if let Err(refusal) = verdict {
-        conn.close(CloseCode::POLICY_VIOLATION, refusal.code())
-            .map_err(std::io::Error::other)?;
-        common::flush_control(&mut io, &mut conn).await?;
-    }
-    let mut input = common::ReadBuf::new(&head[request.head_len()..len]);
-    common::echo(&mut io, &mut conn, &mut input, |_| true).await?;
-    common::linger(io.inner_mut()).await
+    common::linger(stream.inner_mut()).await;
 }

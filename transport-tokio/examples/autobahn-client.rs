@@ -1,5 +1,6 @@
 //! A client for the Autobahn TestSuite's `fuzzingserver`: asks for the number of cases,
-//! runs each one echoing every message back, then asks for the reports.
+//! runs each one echoing every message back, then asks for the reports. It runs the
+//! core client handshake and driver (`tollgate::io::connect`) over tokio TCP.
 //!
 //! ```text
 //! cargo run --release -p tollgate-tokio --example autobahn-client -- ws://127.0.0.1:9001 [AGENT]
@@ -12,16 +13,16 @@ use std::time::Duration;
 use embedded_io_adapters::tokio_1::FromTokio;
 use getrandom::SysRng;
 use getrandom::rand_core::UnwrapErr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tollgate::ws::conn::Connection;
-use tollgate::ws::handshake::{ClientRequest, EMPTY_HEADER, Status};
+use tollgate::io;
+use tollgate::ws::handshake::ClientRequest;
 
 /// Every case gets this long; Autobahn's slowest (9.x) take a few seconds.
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "ws://127.0.0.1:9001".into());
@@ -30,7 +31,7 @@ async fn main() -> std::io::Result<()> {
         .strip_prefix("ws://")
         .map(|rest| rest.trim_end_matches('/'))
         .filter(|host| !host.is_empty() && !host.contains('/'))
-        .ok_or_else(|| invalid(format!("expected ws://HOST:PORT, got {url}")))?;
+        .ok_or_else(|| format!("expected ws://HOST:PORT, got {url}"))?;
 
     let mut count = None;
     run(host, "/getCaseCount", |text| {
@@ -38,7 +39,7 @@ async fn main() -> std::io::Result<()> {
         false
     })
     .await?;
-    let count = count.ok_or_else(|| invalid("no case count".into()))?;
+    let count = count.ok_or("no case count")?;
     println!("{count} cases");
     for case in 1..=count {
         let path = format!("/runCase?case={case}&agent={agent}");
@@ -54,38 +55,30 @@ async fn main() -> std::io::Result<()> {
 }
 
 /// One WebSocket connection to `path`, echoing the messages `on_text` lets through.
-async fn run(host: &str, path: &str, on_text: impl FnMut(&str) -> bool) -> std::io::Result<()> {
-    let mut stream = TcpStream::connect(host).await?;
+async fn run(
+    host: &str,
+    path: &str,
+    on_text: impl FnMut(&str) -> bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let stream = TcpStream::connect(host).await?;
     stream.set_nodelay(true)?;
-    let mut rng = UnwrapErr(SysRng);
-    let mut request = [0; 1024];
-    let (len, handshake) = ClientRequest::new(host, path)
-        .write(&mut rng, &mut request)
-        .map_err(std::io::Error::other)?;
-    stream.write_all(&request[..len]).await?;
-
-    let mut head = vec![0; ClientRequest::DEFAULT_MAX_RESPONSE_BYTES];
-    let mut len = 0;
-    let leftover = loop {
-        let n = stream.read(&mut head[len..]).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        len += n;
-        let mut headers = [EMPTY_HEADER; 32];
-        match handshake.parse_response(&head[..len], &mut headers) {
-            Ok(Status::Partial) => {}
-            Ok(Status::Complete(accepted)) => break head[accepted.head_len()..len].to_vec(),
-            Err(e) => return Err(std::io::Error::other(e)),
-        }
-    };
-
-    let mut io = FromTokio::new(stream);
-    let mut conn = Connection::client(common::config(), rng);
-    let mut input = common::ReadBuf::new(&leftover);
-    common::echo(&mut io, &mut conn, &mut input, on_text).await?;
+    let mut stream = FromTokio::new(stream);
+    let mut read_buf = vec![0; common::READ_BUFFER_LEN];
+    let mut write_buf = vec![0; common::WRITE_BUFFER_LEN];
+    let request = ClientRequest::new(host, path);
+    let rng = UnwrapErr(SysRng);
+    let upgraded = io::connect(
+        &mut stream,
+        &request,
+        common::config(),
+        rng,
+        &mut read_buf,
+        &mut write_buf,
+    )
+    .await?;
+    common::echo(&mut { upgraded.socket }, on_text).await?;
     // §7.1.1: the server closes the TCP connection first; wait for it, briefly.
-    let mut stream = io.into_inner();
+    let stream = stream.inner_mut();
     let mut sink = [0; 4096];
     let drain = async {
         while stream.read(&mut sink).await? != 0 {}
@@ -93,8 +86,4 @@ async fn run(host: &str, path: &str, on_text: impl FnMut(&str) -> bool) -> std::
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
     Ok(())
-}
-
-fn invalid(message: String) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidInput, message)
 }

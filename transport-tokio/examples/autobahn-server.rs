@@ -1,6 +1,6 @@
 //! An echo server for the Autobahn TestSuite's `fuzzingclient` (no authentication):
-//! every text and binary message comes back as it arrived, fragmented messages
-//! reassembled.
+//! every text and binary message comes back, fragmented messages reassembled. It runs
+//! the core driver (`tollgate::io`) over tokio TCP through `embedded-io-adapters`.
 //!
 //! ```text
 //! cargo run --release -p tollgate-tokio --example autobahn-server -- 127.0.0.1:9001
@@ -12,10 +12,9 @@ mod common;
 use std::net::SocketAddr;
 
 use embedded_io_adapters::tokio_1::FromTokio;
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tollgate::ws::conn::Connection;
-use tollgate::ws::handshake::{EMPTY_HEADER, ServerConfig, Status};
+use tollgate::io::{self, ServerOptions};
+use tollgate::ws::handshake::ServerConfig;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -28,33 +27,25 @@ async fn main() -> std::io::Result<()> {
     println!("listening on ws://{}", listener.local_addr()?);
     loop {
         let (stream, _) = listener.accept().await?;
-        tokio::spawn(async move {
-            if let Err(e) = serve(stream).await {
-                eprintln!("connection: {e}");
-            }
-        });
+        tokio::spawn(serve(stream));
     }
 }
 
-async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
-    let server = ServerConfig::new().with_max_request_bytes(common::MAX_HEAD);
-    let Some((head, len)) = common::read_request(&mut stream, &server).await? else {
-        return Ok(());
-    };
-    let mut headers = [EMPTY_HEADER; common::MAX_HEADERS];
-    let Ok(Status::Complete(request)) = server.parse_request(&head[..len], &mut headers) else {
-        return Err(std::io::Error::other("request changed between parses"));
-    };
-    let mut response = [0; 256];
-    let n = request
-        .write_accept(None, &[], &mut response)
-        .map_err(std::io::Error::other)?;
-    stream.write_all(&response[..n]).await?;
-
-    let mut io = FromTokio::new(stream);
-    let mut conn = Connection::server(common::config());
-    let mut input = common::ReadBuf::new(&head[request.head_len()..len]);
-    common::echo(&mut io, &mut conn, &mut input, |_| true).await?;
-    common::linger(io.inner_mut()).await
+/// One connection: upgrade, echo, close. Failures end the connection and nothing else.
+async fn serve(stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut stream = FromTokio::new(stream);
+    let options = ServerOptions::new(ServerConfig::new()).with_connection(common::config());
+    let mut read_buf = vec![0; common::READ_BUFFER_LEN];
+    let mut write_buf = vec![0; common::WRITE_BUFFER_LEN];
+    match io::accept(&mut stream, &options, &mut read_buf, &mut write_buf).await {
+        Ok(upgraded) => {
+            let mut socket = upgraded.socket;
+            if let Err(e) = common::echo(&mut socket, |_| true).await {
+                eprintln!("connection: {e}");
+            }
+        }
+        Err(e) => eprintln!("handshake: {e}"),
+    }
+    common::linger(stream.inner_mut()).await;
 }
