@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! TOLLGATE_SECRET=... cargo run -p tollgate-tokio --example auth-echo -- 127.0.0.1:0 \
-//!     [--aud AUD]... [--iss ISS]... [--allowed-origin ORIGIN]... [--refuse-after-upgrade]
+//!     [--aud AUD]... [--iss ISS]... [--leeway SECS] [--allowed-origin ORIGIN]...
+//!     [--refuse-after-upgrade]
 //! ```
 //!
 //! The token is taken from the query parameter `token`, `Authorization: Bearer`, or the
@@ -41,7 +42,7 @@ fn usage(message: &str) -> ! {
     eprintln!("auth-echo: {message}");
     eprintln!(
         "usage: TOLLGATE_SECRET=... auth-echo ADDR [--aud AUD]... [--iss ISS]... \
-         [--allowed-origin ORIGIN]... [--refuse-after-upgrade]"
+         [--leeway SECS] [--allowed-origin ORIGIN]... [--refuse-after-upgrade]"
     );
     std::process::exit(2)
 }
@@ -58,6 +59,7 @@ fn settings() -> (SocketAddr, Settings) {
     let mut addr = None;
     let (mut audiences, mut issuers, mut origins) = (Vec::new(), Vec::new(), Vec::new());
     let mut refusal = Refusal::Http;
+    let mut leeway = None;
     while let Some(arg) = args.next() {
         let mut value = || {
             args.next()
@@ -67,6 +69,13 @@ fn settings() -> (SocketAddr, Settings) {
             "--aud" => audiences.push(value()),
             "--iss" => issuers.push(value()),
             "--allowed-origin" => origins.push(value()),
+            "--leeway" => {
+                let secs = value();
+                leeway = Some(
+                    secs.parse()
+                        .unwrap_or_else(|e| usage(&format!("{secs}: {e}"))),
+                );
+            }
             "--refuse-after-upgrade" => refusal = Refusal::CloseAfterUpgrade,
             _ if addr.is_none() && !arg.starts_with('-') => {
                 addr = Some(
@@ -85,6 +94,9 @@ fn settings() -> (SocketAddr, Settings) {
         .map(Key::Hs256)
         .unwrap_or_else(|e| usage(&format!("TOLLGATE_SECRET: {e}")));
     let mut validation = Validation::new();
+    if let Some(secs) = leeway {
+        validation = validation.leeway(secs);
+    }
     if !audiences.is_empty() {
         validation = validation.audiences(leak(audiences));
     }
