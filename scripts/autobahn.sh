@@ -111,7 +111,7 @@ timeout -k 5 900 unshare -n bash -c '
     cd "$1"
     "$2" -m fuzzingserver -s fuzzingserver.json -u 0 >wstest-client.log 2>&1 &
     wstest_pid=$!
-    trap "kill $wstest_pid 2>/dev/null" EXIT INT TERM
+    trap "kill $wstest_pid 2>/dev/null; wait $wstest_pid 2>/dev/null" EXIT INT TERM
     for _ in $(seq 300); do
         (exec 3<>/dev/tcp/127.0.0.1/9001) 2>/dev/null && break
         sleep 0.1
