@@ -20,6 +20,15 @@ fn jsonwebtoken_validation(alg: Algorithm) -> Validation {
     v
 }
 
+fn tollgate_key(name: &str) -> tollgate::jwt::Key {
+    use tollgate::jwt::{Key, alg::hs256::Hs256Secret};
+    match name {
+        "HS256" => Key::Hs256(Hs256Secret::new(HS256_SECRET).expect("hs256 secret")),
+        "ES256" => Key::from_public_key_pem(ES256_PUBLIC_PEM.as_bytes()).expect("es256 key"),
+        _ => Key::from_public_key_pem(RS256_PUBLIC_PEM.as_bytes()).expect("rs256 key"),
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let cases = [
         (
@@ -45,6 +54,25 @@ fn bench(c: &mut Criterion) {
     for (name, alg, enc, dec) in &cases {
         let token = mint(*alg, enc);
         let validation = jsonwebtoken_validation(*alg);
+        let key = tollgate_key(name);
+        let rules = tollgate::jwt::Validation::new()
+            .issuers(&[ISSUER])
+            .audiences(&[AUDIENCE]);
+        let now = now();
+        let mut scratch = [0u8; 1024];
+        group.bench_function(BenchmarkId::new(*name, "tollgate"), |b| {
+            b.iter(|| {
+                let verified = tollgate::jwt::verify(
+                    black_box(token.as_bytes()),
+                    &key,
+                    &rules,
+                    now,
+                    &mut scratch,
+                )
+                .expect("tollgate verifies");
+                black_box(verified.registered().exp());
+            })
+        });
         group.bench_function(BenchmarkId::new(*name, "jsonwebtoken"), |b| {
             b.iter(|| {
                 black_box(
@@ -54,6 +82,23 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // The floor for ES256: a bare p256 verification of the same signing input, no parsing.
+    let token = mint(Algorithm::ES256, &cases[1].2);
+    let (signing_input, signature) = token.rsplit_once('.').expect("three segments");
+    let mut sig = [0u8; 64];
+    tollgate::base64url::decode(signature.as_bytes(), &mut sig).expect("signature");
+    let sig = p256::ecdsa::Signature::from_slice(&sig).expect("p1363 signature");
+    let vk = <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_pem(
+        ES256_PUBLIC_PEM,
+    )
+    .expect("es256 key");
+    group.bench_function(BenchmarkId::new("ES256", "p256_bare"), |b| {
+        b.iter(|| {
+            use p256::ecdsa::signature::Verifier;
+            vk.verify(black_box(signing_input.as_bytes()), &sig)
+                .expect("p256 verifies")
+        })
+    });
     group.finish();
 }
 

@@ -607,3 +607,236 @@ fn errors_display_without_panicking() {
         assert!(!error.to_string().is_empty());
     }
 }
+
+#[test]
+fn dropped_recv_future_loses_no_bytes() {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    let (a, mut b) = duplex(19, 3);
+    let (mut sr, mut sw) = (vec![0; 512], vec![0; 512]);
+    let (mut ws, _) = join(server(a, &mut sr, &mut sw), async {
+        b.write_raw(&raw_request()).await;
+        b.read_until(b"\r\n\r\n").await;
+    });
+    let mut frame = vec![0x01, 0x85, 0, 0, 0, 0];
+    frame.extend_from_slice(b"hello");
+    frame.extend(masked_frame(0x0, b" world"));
+    let mut cx = Context::from_waker(Waker::noop());
+    // Each round: part of the message arrives, a `recv` reads it and is dropped by a
+    // "timer" before the message is complete.
+    for piece in frame.chunks(4) {
+        block_on(b.write_raw(piece));
+        let mut recv = pin!(ws.recv());
+        for _ in 0..8 {
+            if let Poll::Ready(message) = recv.as_mut().poll(&mut cx) {
+                assert_eq!(message.unwrap(), Message::Text("hello world"));
+                return;
+            }
+        }
+    }
+    panic!("the message never completed");
+}
+
+/// A `Send` stream, to check that the driver's futures can run on a work-stealing
+/// executor (tokio::spawn).
+struct SendStream;
+
+impl embedded_io_async::ErrorType for SendStream {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io_async::Read for SendStream {
+    async fn read(&mut self, _: &mut [u8]) -> Result<usize, Self::Error> {
+        Ok(0)
+    }
+}
+
+impl embedded_io_async::Write for SendStream {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        Ok(buf.len())
+    }
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[test]
+fn driver_futures_are_send_for_send_streams() {
+    use tollgate::ws::conn::Connection;
+
+    fn is_send<T: Send>(_: &T) {}
+    let (mut r, mut w) = (vec![0; 512], vec![0; 512]);
+    let options = ServerOptions::new(ServerConfig::new());
+    is_send(&io::accept(SendStream, &options, &mut r, &mut w));
+    #[cfg(feature = "hs256")]
+    {
+        let auth =
+            tollgate::auth::Authenticator::new(io_support::key(), tollgate::jwt::Validation::new());
+        let mut scratch = vec![0; 512];
+        is_send(&io::accept_authenticated(
+            SendStream,
+            &options,
+            &auth,
+            0,
+            &mut r,
+            &mut w,
+            &mut scratch,
+        ));
+        let config = Config::DEFAULT.with_read_buffer_len(512);
+        let mut ws =
+            WebSocket::new(SendStream, Connection::server(config), &mut r, 0, &mut w).unwrap();
+        is_send(&ws.authenticate_first_message(&auth, 0, &mut scratch));
+    }
+    is_send(&io::connect(
+        SendStream,
+        &REQUEST,
+        Config::DEFAULT,
+        XorShift(1),
+        &mut r,
+        &mut w,
+    ));
+    let config = Config::DEFAULT.with_read_buffer_len(512);
+    let mut ws = WebSocket::new(SendStream, Connection::server(config), &mut r, 0, &mut w).unwrap();
+    is_send(&ws.recv());
+    is_send(&ws.recv_split());
+    is_send(&ws.recv_chunk());
+    is_send(&ws.recv_chunk_split());
+    is_send(&ws.send_text("x"));
+    is_send(&ws.close(CloseCode::NORMAL, ""));
+}
+
+#[test]
+fn masked_frame_from_the_server_fails_the_client_with_1002() {
+    let (mut a, b) = duplex(20, 4096);
+    let (mut cr, mut cw) = (vec![0; 512], vec![0; 512]);
+    let peer = async {
+        let request = String::from_utf8(a.read_until(b"\r\n\r\n").await).unwrap();
+        let key = request
+            .lines()
+            .find_map(|line| line.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap();
+        let accept = tollgate::ws::handshake::accept_key(key.as_bytes());
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n\r\n",
+            std::str::from_utf8(&accept).unwrap()
+        );
+        a.write_raw(response.as_bytes()).await;
+        a.write_raw(&masked_frame(0x1, b"no")).await;
+        let close = a.read_to_end().await;
+        // A client's close frame is masked: opcode, mask bit + length, key, payload.
+        assert_eq!(close[0], 0x88);
+        let len = usize::from(close[1] & 0x7f);
+        assert_eq!(close[1] & 0x80, 0x80);
+        let key = [close[2], close[3], close[4], close[5]];
+        let body: Vec<u8> = close[6..6 + len]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ key[i % 4])
+            .collect();
+        assert_eq!(&body[..2], &1002_u16.to_be_bytes());
+        assert_eq!(&body[2..], b"masked_server_frame");
+    };
+    let client = async {
+        let mut ws = client(b, 20, &mut cr, &mut cw).await;
+        assert_eq!(
+            ws.recv().await.unwrap_err(),
+            Error::Protocol(ProtocolError::MaskedServerFrame)
+        );
+    };
+    join(peer, client);
+}
+
+#[test]
+fn random_traffic_with_fragments_and_pings_both_ways() {
+    for seed in 1..=25_u64 {
+        let mut rng = XorShift(seed * 104_729);
+        let max_chunk = [1, 2, 13, 200, 100_000][rng.below(5)];
+        let (a, b) = duplex(seed, max_chunk);
+        let (mut sr, mut sw, mut cr, mut cw) =
+            (vec![0; 2048], vec![0; 300], vec![0; 2048], vec![0; 300]);
+        // Each message: kind, payload, and how many fragments to send it in.
+        let messages: Vec<(MessageKind, Vec<u8>, usize)> = (0..15)
+            .map(|_| {
+                let len = rng.below(1500);
+                let pieces = 1 + rng.below(4);
+                if rng.below(2) == 0 {
+                    (
+                        MessageKind::Text,
+                        random_text(&mut rng, len).into_bytes(),
+                        pieces,
+                    )
+                } else {
+                    (MessageKind::Binary, rng.bytes(len), pieces)
+                }
+            })
+            .collect();
+        let server = async {
+            let mut ws = server(a, &mut sr, &mut sw).await;
+            let mut pings = 0;
+            loop {
+                let (message, mut sender) = ws.recv_split().await.unwrap();
+                match message {
+                    Message::Text(text) => sender.send_text(text).await.unwrap(),
+                    Message::Binary(data) => sender.send_binary(data).await.unwrap(),
+                    Message::Ping(_) => {
+                        pings += 1;
+                        sender.send_ping(b"server").await.unwrap();
+                    }
+                    Message::Pong(_) => {}
+                    Message::Close(_) => return pings,
+                }
+            }
+        };
+        let client = async {
+            let mut ws = client(b, seed, &mut cr, &mut cw).await;
+            let mut pings_sent = 0;
+            let mut pongs = 0;
+            for (kind, data, pieces) in &messages {
+                let size = data.len() / pieces + 1;
+                let parts: Vec<&[u8]> = if data.is_empty() {
+                    vec![&[]]
+                } else {
+                    data.chunks(size).collect()
+                };
+                let mut tx = ws.sender();
+                for (i, part) in parts.iter().enumerate() {
+                    tx.send_fragment(*kind, part, i + 1 == parts.len())
+                        .await
+                        .unwrap();
+                    if i + 1 < parts.len() && part.len() % 3 == 0 {
+                        tx.send_ping(b"client").await.unwrap();
+                        pings_sent += 1;
+                    }
+                }
+                loop {
+                    match ws.recv().await.unwrap() {
+                        Message::Text(text) => {
+                            assert_eq!(*kind, MessageKind::Text);
+                            assert!(text.as_bytes() == data.as_slice());
+                            break;
+                        }
+                        Message::Binary(bytes) => {
+                            assert_eq!(*kind, MessageKind::Binary);
+                            assert!(bytes == data.as_slice());
+                            break;
+                        }
+                        Message::Pong(payload) => {
+                            assert_eq!(payload, b"client");
+                            pongs += 1;
+                        }
+                        Message::Ping(payload) => assert_eq!(payload, b"server"),
+                        Message::Close(_) => panic!("unexpected close"),
+                    }
+                }
+            }
+            ws.close(CloseCode::NORMAL, "").await.unwrap();
+            (pings_sent, pongs)
+        };
+        let (server_pings, (pings_sent, pongs)) = join(server, client);
+        assert_eq!(server_pings, pings_sent, "seed {seed}");
+        assert!(pongs <= pings_sent);
+    }
+}

@@ -2,7 +2,7 @@
 //! size, a server connection reports the same messages, control frames and error for the
 //! same byte stream. Streams are random mixes of valid and invalid frames.
 
-use tollgate::ws::conn::{Config, Connection, Event, MessageKind};
+use tollgate::ws::conn::{Config, Connection, Event, Message, MessageKind, Reassembler};
 use tollgate::ws::error::ProtocolError;
 use tollgate::ws::frame::{FrameHeader, OpCode};
 use tollgate::ws::mask::apply_mask;
@@ -118,7 +118,8 @@ fn drive(wire: &[u8], buffer_len: usize, rng: &mut XorShift) -> Vec<Outcome> {
     let mut conn = Connection::server(config);
     let mut buf = vec![0u8; buffer_len];
     let (mut start, mut end, mut read) = (0, 0, 0);
-    let mut partial: Option<(MessageKind, Vec<u8>)> = None;
+    let mut message_buf = vec![0u8; 20_000];
+    let mut reassembler = Reassembler::new(&mut message_buf);
     let mut out = Vec::new();
     loop {
         let input = match conn.handle_input(&mut buf[start..end]) {
@@ -129,19 +130,15 @@ fn drive(wire: &[u8], buffer_len: usize, rng: &mut XorShift) -> Vec<Outcome> {
             }
         };
         let consumed = input.consumed;
-        match input.event {
-            Some(Event::Text(t)) => out.push(Outcome::Message(MessageKind::Text, t.into())),
-            Some(Event::Binary(b)) => out.push(Outcome::Message(MessageKind::Binary, b.into())),
-            Some(Event::Chunk(c)) => {
-                if c.first {
-                    partial = Some((c.kind, Vec::new()));
-                }
-                partial.as_mut().unwrap().1.extend_from_slice(c.data);
-                if c.last {
-                    let (kind, data) = partial.take().unwrap();
-                    out.push(Outcome::Message(kind, data));
-                }
-            }
+        let event = input.event;
+        if let Some(message) = event.and_then(|e| reassembler.push(e).unwrap()) {
+            out.push(match message {
+                Message::Text(t) => Outcome::Message(MessageKind::Text, t.into()),
+                Message::Binary(b) => Outcome::Message(MessageKind::Binary, b.into()),
+            });
+        }
+        match event {
+            Some(Event::Text(_) | Event::Binary(_) | Event::Chunk(_)) => {}
             Some(Event::Ping(p)) => out.push(Outcome::Ping(p.into())),
             Some(Event::Pong(p)) => out.push(Outcome::Pong(p.into())),
             Some(Event::Close(c)) => {

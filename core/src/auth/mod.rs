@@ -15,6 +15,54 @@
 //!
 //! A verified connection must be closed with 1008 `expired` once its token expires;
 //! [`expiry_deadline`] says when. The core has no clock: the transport arms a timer.
+//!
+//! # Example
+//!
+//! An in-band refresh: a fresher token for the same subject moves the deadline; a token
+//! for someone else is refused.
+//!
+//! ```
+//! # #[cfg(feature = "hs256")]
+//! # fn main() -> Result<(), Box<dyn core::error::Error>> {
+//! use tollgate::auth::{AuthError, AuthMessageKind, Authenticator, parse_auth_message};
+//! use tollgate::jwt::{Key, Validation, alg::hs256::Hs256Secret};
+//! # let signer = Hs256Secret::new(b"0123456789abcdef0123456789abcdef")?;
+//! # let b64 = |bytes: &[u8]| {
+//! #     let mut out = [0_u8; 256];
+//! #     tollgate::base64url::encode(bytes, &mut out).unwrap().to_owned()
+//! # };
+//! # let mint = |claims: &str| {
+//! #     let input = format!("{}.{}", b64(br#"{"alg":"HS256"}"#), b64(claims.as_bytes()));
+//! #     format!("{input}.{}", b64(&signer.sign(input.as_bytes())))
+//! # };
+//!
+//! let key = Key::Hs256(Hs256Secret::new(b"0123456789abcdef0123456789abcdef")?);
+//! let auth = Authenticator::new(key, Validation::new()); // 60 s leeway
+//! let now = 1_700_000_000;
+//!
+//! let mut scratch = [0_u8; 256];
+//! let current = auth.verify(&mint(r#"{"sub":"alice","exp":1700000600}"#), now, &mut scratch)?;
+//! assert_eq!(auth.deadline(&current), Some(1_700_000_660));
+//!
+//! let text = format!(
+//!     r#"{{"type":"refresh","token":"{}"}}"#,
+//!     mint(r#"{"sub":"alice","exp":1700003600}"#)
+//! );
+//! let message = parse_auth_message(text.as_bytes())?;
+//! assert_eq!(message.kind, AuthMessageKind::Refresh);
+//! let mut next = [0_u8; 256];
+//! let refreshed = auth.verify_refresh(current.registered(), message.token, now, &mut next)?;
+//! assert_eq!(auth.deadline(&refreshed), Some(1_700_003_660));
+//!
+//! let mallory = mint(r#"{"sub":"mallory","exp":1700003600}"#);
+//! let mut other = [0_u8; 256];
+//! let refused = auth.verify_refresh(current.registered(), &mallory, now, &mut other);
+//! assert_eq!(refused.unwrap_err(), AuthError::SubjectMismatch);
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "hs256"))]
+//! # fn main() {}
+//! ```
 
 use core::fmt;
 

@@ -1,27 +1,37 @@
 extern crate std;
 
-use std::{format, string::String, vec};
+use std::string::String;
 
 use super::message::{MAX_REPLY_LEN, write_authenticated, write_unauthorized};
 use super::*;
-use crate::base64url;
-use crate::jwt::Key;
-use crate::jwt::alg::hs256::Hs256Secret;
-use crate::ws::handshake::token::TokenSource;
-use crate::ws::handshake::{Challenge, EMPTY_HEADER, ServerConfig, Status};
+use crate::ws::handshake::Challenge;
+#[cfg(feature = "hs256")]
+use {
+    crate::base64url,
+    crate::jwt::Key,
+    crate::jwt::alg::hs256::Hs256Secret,
+    crate::ws::handshake::token::TokenSource,
+    crate::ws::handshake::{EMPTY_HEADER, ServerConfig, Status},
+    std::{format, vec},
+};
 
+#[cfg(feature = "hs256")]
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+#[cfg(feature = "hs256")]
 const NOW: u64 = 1_700_000_000;
 
+#[cfg(feature = "hs256")]
 fn key() -> Key {
     Key::Hs256(Hs256Secret::new(SECRET).unwrap())
 }
 
+#[cfg(feature = "hs256")]
 fn b64(bytes: &[u8]) -> String {
     let mut out = vec![0u8; base64url::encoded_len(bytes.len()).unwrap()];
     String::from(base64url::encode(bytes, &mut out).unwrap())
 }
 
+#[cfg(feature = "hs256")]
 fn token(claims: &str) -> String {
     let input = format!("{}.{}", b64(br#"{"alg":"HS256"}"#), b64(claims.as_bytes()));
     let Key::Hs256(secret) = key() else {
@@ -30,6 +40,7 @@ fn token(claims: &str) -> String {
     format!("{input}.{}", b64(&secret.sign(input.as_bytes())))
 }
 
+#[cfg(feature = "hs256")]
 fn request_with(header: &str) -> String {
     format!(
         "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -37,6 +48,7 @@ fn request_with(header: &str) -> String {
     )
 }
 
+#[cfg(feature = "hs256")]
 fn authenticate(auth: &Authenticator<'_, Key>, request: &str) -> Result<u64, AuthError> {
     let mut headers = [EMPTY_HEADER; 16];
     let Ok(Status::Complete(request)) =
@@ -50,6 +62,7 @@ fn authenticate(auth: &Authenticator<'_, Key>, request: &str) -> Result<u64, Aut
         .map(|verified| verified.registered().exp().unwrap().floor() as u64)
 }
 
+#[cfg(feature = "hs256")]
 #[test]
 fn bearer_token_is_verified() {
     let auth = Authenticator::new(key(), Validation::new());
@@ -63,6 +76,7 @@ fn bearer_token_is_verified() {
     );
 }
 
+#[cfg(feature = "hs256")]
 #[test]
 fn missing_token_is_missing_token() {
     let auth = Authenticator::new(key(), Validation::new());
@@ -72,6 +86,7 @@ fn missing_token_is_missing_token() {
     );
 }
 
+#[cfg(feature = "hs256")]
 #[test]
 fn only_configured_sources_are_read() {
     let sources = [TokenSource::Cookie { name: "jwt" }];
@@ -86,6 +101,7 @@ fn only_configured_sources_are_read() {
     assert!(authenticate(&auth, &request_with(&cookie)).is_ok());
 }
 
+#[cfg(feature = "hs256")]
 #[test]
 fn expired_token_is_a_jwt_error() {
     let auth = Authenticator::new(key(), Validation::new().leeway(0));
@@ -99,6 +115,7 @@ fn expired_token_is_a_jwt_error() {
     );
 }
 
+#[cfg(feature = "hs256")]
 #[test]
 fn conflicting_tokens_are_refused() {
     let auth = Authenticator::new(key(), Validation::new());
@@ -216,6 +233,7 @@ fn deadline_is_exp_plus_leeway() {
     assert_eq!(expiry_deadline(&Claims::parse(b"{}").unwrap(), 60), None);
 }
 
+#[cfg(feature = "hs256")]
 #[test]
 fn deadline_agrees_with_verification() {
     let auth = Authenticator::new(key(), Validation::new().leeway(5));
@@ -250,6 +268,7 @@ fn refresh_requires_the_same_subject() {
     );
 }
 
+#[cfg(feature = "hs256")]
 #[test]
 fn verify_refresh_checks_signature_then_subject() {
     let auth = Authenticator::new(key(), Validation::new());

@@ -17,6 +17,10 @@ const MAX_RESPONSE_HEADERS: usize = 32;
 /// the connection, masking with keys from `rng`. Frames the server sent right after
 /// its answer stay buffered.
 ///
+/// `config` sets the frame and message limits; its `whole_frame_limit` is lowered to
+/// what `read_buf` holds (`Config::DEFAULT.with_read_buffer_len(usize::MAX)` delivers
+/// frames whole up to the buffer's size).
+///
 /// A server that refuses the token after the upgrade answers 101 and then closes
 /// with 1008: the first [`WebSocket::recv`] returns that
 /// [`Message::Close`](super::Message::Close) with the stable code as reason.

@@ -34,9 +34,12 @@
 //! [`WebSocket::close_with`] with [`AuthError::EXPIRED`](crate::auth::AuthError::EXPIRED).
 //!
 //! Dropping a [`WebSocket::recv`] or [`WebSocket::recv_chunk`] future (a timer won the
-//! race) loses nothing when the stream's `read` is cancel-safe: received bytes stay
-//! buffered and control frames owed to the peer are written by the next call. A
-//! dropped `send_*` future may leave a partial frame: close the transport then.
+//! race) loses no data when the stream's `read` is cancel-safe: received bytes and a
+//! half-reassembled message stay buffered, and a pong or close echo whose writing was
+//! interrupted is finished by the next call (the ping or close that caused it is not
+//! reported again). So a transport can race `recv` against a timer or its outgoing
+//! queue and send when the other side wins. A dropped `send_*` future may leave a
+//! partial frame: close the transport then.
 //!
 //! # Example
 //!

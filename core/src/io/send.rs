@@ -1,5 +1,7 @@
 //! The sending half: frames encoded into the write buffer and written out.
 
+use core::fmt;
+
 use super::{Error, Write, write_all};
 use crate::ws::close::CloseCode;
 use crate::ws::conn::{Connection, MaskKeys, MessageKind};
@@ -21,12 +23,25 @@ pub(super) struct Pending {
 /// message from [`WebSocket::recv_split`](super::WebSocket::recv_split) /
 /// [`recv_chunk_split`](super::WebSocket::recv_chunk_split), so that an echo can send
 /// data that still borrows the read buffer.
-#[derive(Debug)]
 pub struct Sender<'w, S, K> {
     pub(super) stream: &'w mut S,
     pub(super) conn: &'w mut Connection<K>,
     pub(super) buf: &'w mut [u8],
     pub(super) pending: &'w mut Pending,
+}
+
+/// Buffer size and progress, not contents.
+impl<S, K: fmt::Debug> fmt::Debug for Sender<'_, S, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("connection", &self.conn)
+            .field("write_buf_len", &self.buf.len())
+            .field(
+                "unwritten",
+                &self.pending.end.saturating_sub(self.pending.start),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: Write, K: MaskKeys> Sender<'_, S, K> {

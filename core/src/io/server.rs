@@ -13,7 +13,7 @@ use crate::ws::handshake::{
 };
 
 /// Header lines accepted in an upgrade request (browsers send about 15).
-pub const MAX_REQUEST_HEADERS: usize = 32;
+const MAX_REQUEST_HEADERS: usize = 32;
 
 /// How a refused token is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,19 +39,19 @@ pub struct ServerOptions<'a> {
 }
 
 impl<'a> ServerOptions<'a> {
-    /// The handshake rules, [`Config::DEFAULT`] limits (fitted to the read buffer) and
-    /// [`Refusal::Http`].
+    /// The handshake rules, [`Config::DEFAULT`] frame and message limits with frames
+    /// delivered whole up to what the read buffer holds, and [`Refusal::Http`].
     #[must_use]
     pub const fn new(handshake: ServerConfig<'a>) -> Self {
         Self {
             handshake,
-            connection: Config::DEFAULT,
+            connection: Config::DEFAULT.with_read_buffer_len(usize::MAX),
             refusal: Refusal::Http,
         }
     }
 
     /// Frame and message limits of the connection. `whole_frame_limit` is lowered to
-    /// what the read buffer holds.
+    /// what the read buffer holds (`usize::MAX` means exactly that).
     #[must_use]
     pub const fn with_connection(mut self, config: Config) -> Self {
         self.connection = config;
@@ -165,11 +165,14 @@ impl<'b, 'p, 's, S: Read + Write> Authenticated<'b, 'p, 's, S> {
 /// maximum, is refused with 431), validates it, writes the 101 or the refusal from
 /// `write_buf`, and returns the connection with any bytes that followed the head.
 ///
+/// A `write_buf` of [`Rejection::MAX_LEN`] bytes holds every refusal; a refusal that
+/// does not fit is not sent (the error is returned all the same).
+///
 /// # Errors
 /// [`Error::Handshake`] when the request was refused (the refusal was written);
-/// [`Error::BufferTooSmall`] for buffers below the minimum or an answer that does not
-/// fit `write_buf`; [`Error::InvalidHeader`] for a subprotocol that is not an HTTP
-/// token; [`Error::Eof`] and [`Error::Io`] from the stream.
+/// [`Error::BufferTooSmall`] for buffers below the minimum or a 101 that does not fit
+/// `write_buf`; [`Error::InvalidHeader`] for a subprotocol that is not an HTTP token;
+/// [`Error::Eof`] and [`Error::Io`] from the stream.
 pub async fn accept<'b, 'p, S: Read + Write>(
     stream: S,
     options: &ServerOptions<'p>,
@@ -341,6 +344,8 @@ fn has_token<K: KeySource>(
 }
 
 /// The answer written into the write buffer, and what follows it.
+// Lives for one function call on the stack; there is no heap to box the token into.
+#[allow(clippy::large_enum_variant)]
 enum Answer<'s, 'p> {
     /// A 101; then the connection (`Ok`, with the token if one was verified) or the
     /// close 1008 owed for a refused token (`Err`).

@@ -1,5 +1,7 @@
 //! The WebSocket after the handshake: receiving, reassembly and closing.
 
+use core::fmt;
+
 use super::send::{Pending, Sender};
 use super::{Error, Read, Write};
 use crate::auth::message::{MAX_REPLY_LEN, write_authenticated, write_unauthorized};
@@ -171,7 +173,6 @@ fn close_frame<E>(
 /// (room for the next frame header and an interleaved ping). Larger messages fail with
 /// [`Error::BufferTooSmall`] and close 1009; [`recv_chunk`](Self::recv_chunk) streams
 /// any size instead. Do not switch between the two in the middle of a message.
-#[derive(Debug)]
 pub struct WebSocket<'b, S, K = NoRng> {
     stream: S,
     conn: Connection<K>,
@@ -187,6 +188,23 @@ pub struct WebSocket<'b, S, K = NoRng> {
     end: usize,
     write_buf: &'b mut [u8],
     pending: Pending,
+}
+
+/// Buffer sizes and positions, not their contents.
+impl<S, K: fmt::Debug> fmt::Debug for WebSocket<'_, S, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("connection", &self.conn)
+            .field("read_buf_len", &self.read_buf.len())
+            .field("buffered", &self.end.saturating_sub(self.start))
+            .field("reassembled", &self.assembled)
+            .field("write_buf_len", &self.write_buf.len())
+            .field(
+                "unwritten",
+                &self.pending.end.saturating_sub(self.pending.start),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'b, S, K: MaskKeys> WebSocket<'b, S, K> {
@@ -528,6 +546,10 @@ impl<S: Read + Write, K: MaskKeys> WebSocket<'_, S, K> {
     /// The next event of the connection, reading as needed; owed control frames are
     /// written before it is returned.
     async fn next_raw(&mut self) -> Result<Raw, Error<S::Error>> {
+        if self.pending.start < self.pending.end || self.conn.wants_transmit() {
+            // A reply interrupted by a dropped future, or queued before it.
+            self.sender().flush().await?;
+        }
         loop {
             let offset = self.start;
             let input = self
@@ -564,9 +586,12 @@ impl<S: Read + Write, K: MaskKeys> WebSocket<'_, S, K> {
     }
 
     /// Reads more input, first moving the unhandled bytes to just after the
-    /// reassembled ones when the buffer is full.
+    /// reassembled ones when the buffer is (nearly) full.
     async fn fill(&mut self) -> Result<(), Error<S::Error>> {
-        if self.end >= self.read_buf.len() {
+        let len = self.read_buf.len();
+        // Full, or with a tail too short for efficient reads while bytes before the
+        // unhandled input are free.
+        if self.end >= len || (len - self.end < len / 4 && self.start > self.assembled) {
             let region = self
                 .read_buf
                 .get_mut(self.assembled..self.end)

@@ -24,7 +24,8 @@
 //!   available so far as a [`Chunk`], so the read buffer never needs to hold a frame. The
 //!   read buffer must therefore hold `whole_frame_limit + MAX_HEADER_LEN` bytes and at
 //!   least [`MAX_CONTROL_FRAME_LEN`](super::frame::MAX_CONTROL_FRAME_LEN).
-//! - Events borrow the input: the payload was unmasked in place.
+//! - Events borrow the input: the payload was unmasked in place. A [`Reassembler`]
+//!   copies chunks into a buffer of the caller's when whole messages are needed.
 //! - Errors are sticky. The first [`ProtocolError`] queues a close frame with its
 //!   [`close_code`](ProtocolError::close_code); drain it with `poll_transmit`, then close
 //!   the transport.
@@ -35,8 +36,11 @@ use super::frame::{MAX_CONTROL_PAYLOAD_LEN, MAX_HEADER_LEN, OpCode};
 use super::mask::Mask;
 use super::utf8::Utf8Validator;
 
+mod assemble;
 mod recv;
 mod send;
+
+pub use assemble::{Message, Reassembler};
 
 /// Which end of the connection this state machine plays (§5.1: clients mask, servers do
 /// not).
@@ -146,7 +150,10 @@ pub enum Event<'a> {
     Binary(&'a [u8]),
     /// A piece of a fragmented or streamed message.
     Chunk(Chunk<'a>),
-    /// A ping; the pong is already queued for [`Connection::poll_transmit`].
+    /// A ping; the pong is already queued for [`Connection::poll_transmit`]. Only one
+    /// pong is kept (§5.5.3 allows answering just the latest ping), so a driver that
+    /// wants a pong per ping (Autobahn case 2.10 does) drains `poll_transmit` before
+    /// the next [`Connection::handle_input`].
     Ping(&'a [u8]),
     /// A pong (solicited or not; no reply is owed).
     Pong(&'a [u8]),

@@ -12,8 +12,11 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+#[cfg(feature = "hs256")]
 use tollgate::base64url;
+#[cfg(feature = "hs256")]
 use tollgate::jwt::Key;
+#[cfg(feature = "hs256")]
 use tollgate::jwt::alg::hs256::Hs256Secret;
 
 pub const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
@@ -230,15 +233,18 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     join(future, async {}).0
 }
 
+#[cfg(feature = "hs256")]
 pub fn key() -> Key {
     Key::Hs256(Hs256Secret::new(SECRET).unwrap())
 }
 
+#[cfg(feature = "hs256")]
 pub fn b64(bytes: &[u8]) -> String {
     let mut out = vec![0u8; base64url::encoded_len(bytes.len()).unwrap()];
     base64url::encode(bytes, &mut out).unwrap().to_owned()
 }
 
+#[cfg(feature = "hs256")]
 /// An HS256 token over `claims`, signed with `secret`.
 pub fn token_signed(claims: &str, secret: &[u8]) -> String {
     let input = format!(
@@ -250,6 +256,7 @@ pub fn token_signed(claims: &str, secret: &[u8]) -> String {
     format!("{input}.{}", b64(&secret.sign(input.as_bytes())))
 }
 
+#[cfg(feature = "hs256")]
 /// An HS256 token over `claims`, signed with [`SECRET`].
 pub fn token(claims: &str) -> String {
     token_signed(claims, SECRET)
