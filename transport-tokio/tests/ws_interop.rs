@@ -391,8 +391,8 @@ fn refusal_after_upgrade_closes_with_1008_and_the_code() {
 fn connection_is_closed_with_1008_expired_when_the_token_expires() {
     let server = Server::start(&["--leeway", "0"]);
     let peers = peers();
-    // Both clients at once: each waits about three seconds.
-    let token = token(3);
+    // Both clients at once: each waits up to five seconds.
+    let token = token(5);
     let waits: Vec<_> = peers
         .iter()
         .map(|&peer| {
