@@ -25,11 +25,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use embedded_io_adapters::tokio_1::FromTokio;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tollgate::auth::{AuthError, Authenticator};
 use tollgate::io::{self, Authenticated, Refusal, ServerOptions};
 use tollgate::jwt::alg::hs256::Hs256Secret;
 use tollgate::jwt::{Key, Validation};
 use tollgate::ws::handshake::ServerConfig;
+
+use common::End;
 
 /// What the command line asked for; leaked once at startup so that every connection
 /// task can borrow it.
@@ -152,21 +155,15 @@ async fn serve(stream: TcpStream, settings: &Settings) {
     .await;
     match accepted {
         Ok(Authenticated::Verified(mut session)) => {
-            let deadline = settings.auth.deadline(&session.token);
-            let echo = common::echo(&mut session.socket, |_| true);
-            let outcome = match deadline {
-                Some(deadline) => {
-                    let left = Duration::from_secs(deadline.saturating_sub(now()));
-                    tokio::time::timeout(left, echo).await
-                }
-                None => Ok(echo.await),
-            };
-            match outcome {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => eprintln!("connection: {e}"),
-                Err(_expired) => {
+            let deadline = settings.auth.deadline(&session.token).map(|deadline| {
+                Instant::now() + Duration::from_secs(deadline.saturating_sub(now()))
+            });
+            match common::echo(&mut session.socket, deadline, |_| true).await {
+                Ok(End::Deadline) => {
                     let _ = session.socket.close_with(AuthError::EXPIRED).await;
                 }
+                Ok(_) => {}
+                Err(e) => eprintln!("connection: {e}"),
             }
         }
         // Only `AuthMode::FirstMessage` leaves the token to the first message.

@@ -76,7 +76,7 @@ async fn run(
         &mut write_buf,
     )
     .await?;
-    common::echo(&mut { upgraded.socket }, on_text).await?;
+    common::echo(&mut { upgraded.socket }, None, on_text).await?;
     // §7.1.1: the server closes the TCP connection first; wait for it, briefly.
     let stream = stream.inner_mut();
     let mut sink = [0; 4096];

@@ -41,7 +41,7 @@ async fn serve(stream: TcpStream) {
     match io::accept(&mut stream, &options, &mut read_buf, &mut write_buf).await {
         Ok(upgraded) => {
             let mut socket = upgraded.socket;
-            if let Err(e) = common::echo(&mut socket, |_| true).await {
+            if let Err(e) = common::echo(&mut socket, None, |_| true).await {
                 eprintln!("connection: {e}");
             }
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tollgate::io::{self, Read, WebSocket, Write};
 use tollgate::ws::conn::{Config, Event, MaskKeys, MessageKind};
 use tollgate::ws::frame::MAX_HEADER_LEN;
@@ -38,10 +39,12 @@ pub enum End {
     Failed,
     /// The transport reached end of stream before a close frame.
     Eof,
+    /// The deadline passed while waiting for a message; nothing was sent or closed.
+    Deadline,
 }
 
-/// Echoes every data message back until the close handshake, a protocol error or end of
-/// stream. Text messages are first shown to `on_text` and echoed only when it returns
+/// Echoes every data message back until the close handshake, a protocol error, end of
+/// stream or `deadline`. Text messages are first shown to `on_text` and echoed only when it returns
 /// true (the Autobahn client's `/getCaseCount` reads one instead).
 ///
 /// Messages are received with `recv_chunk`, so any size up to the connection's limit
@@ -51,11 +54,21 @@ pub enum End {
 /// What the stream reports, and sends refused by the connection.
 pub async fn echo<S: Read + Write, K: MaskKeys>(
     socket: &mut WebSocket<'_, S, K>,
+    deadline: Option<Instant>,
     mut on_text: impl FnMut(&str) -> bool,
 ) -> Result<End, io::Error<S::Error>> {
     let mut message: Vec<u8> = Vec::new();
     loop {
-        let (event, mut sender) = match socket.recv_chunk_split().await {
+        // Only the receive races the deadline: a dropped receive loses nothing, a
+        // dropped send could leave half a frame on the wire.
+        let received = match deadline {
+            Some(at) => match tokio::time::timeout_at(at, socket.recv_chunk_split()).await {
+                Ok(received) => received,
+                Err(_) => return Ok(End::Deadline),
+            },
+            None => socket.recv_chunk_split().await,
+        };
+        let (event, mut sender) = match received {
             Ok(received) => received,
             Err(io::Error::Protocol(_)) => return Ok(End::Failed),
             Err(io::Error::Closed) => return Ok(End::Closed),
