@@ -1,1 +1,274 @@
-//! TODO module doc.
+//! The verification pipeline: compact serialization → header → key → signature →
+//! payload → claims.
+//!
+//! Order matters for safety and cost: the length limit comes before any work, the key
+//! is chosen by the verifier (the header only *names* an algorithm, which must equal
+//! the key's), the signature is checked over the byte-exact first two segments
+//! (RFC 7515 §5.2), and the payload JSON is parsed only once the signature holds.
+
+use serde::Deserialize;
+
+use super::claims::Claims;
+use super::error::JwtError;
+use super::header::Header;
+use super::key::Key;
+use super::validate::Validation;
+use crate::base64url;
+
+/// Longest raw signature accepted: an RSA-4096 signature is 512 bytes.
+const MAX_SIGNATURE_LEN: usize = 512;
+
+/// Chooses the verification key for a token from its header.
+///
+/// The pipeline then insists that the chosen key's algorithm equals the header's `alg`
+/// ([`JwtError::AlgorithmMismatch`]), so an implementation may ignore `alg` when it has
+/// a single candidate. Implemented for one [`Key`], for a parsed JWK
+/// ([`Jwk`](super::jwk::Jwk)) and for a JWK Set ([`JwkSet`](super::jwks::JwkSet)).
+pub trait KeySource {
+    /// The key that should verify the token with this header.
+    ///
+    /// # Errors
+    /// [`JwtError::UnknownKey`] when no key fits (or the choice is ambiguous); an
+    /// implementation may also answer [`JwtError::AlgorithmMismatch`].
+    fn select(&self, header: &Header<'_>) -> Result<&Key, JwtError>;
+}
+
+impl KeySource for Key {
+    fn select(&self, _header: &Header<'_>) -> Result<&Key, JwtError> {
+        Ok(self)
+    }
+}
+
+impl<T: KeySource + ?Sized> KeySource for &T {
+    fn select(&self, header: &Header<'_>) -> Result<&Key, JwtError> {
+        (**self).select(header)
+    }
+}
+
+/// The three segments of a compact JWS, still base64url-encoded.
+#[derive(Clone, Copy, Debug)]
+pub struct CompactParts<'t> {
+    header: &'t [u8],
+    payload: &'t [u8],
+    signature: &'t [u8],
+    signing_input: &'t [u8],
+}
+
+impl<'t> CompactParts<'t> {
+    /// Splits `token` into exactly three `.`-separated segments.
+    ///
+    /// # Errors
+    /// [`JwtError::Malformed`] for any other number of segments.
+    pub fn split(token: &'t [u8]) -> Result<Self, JwtError> {
+        let first = token
+            .iter()
+            .position(|&b| b == b'.')
+            .ok_or(JwtError::Malformed)?;
+        let (header, rest) = token.split_at_checked(first).ok_or(JwtError::Malformed)?;
+        let rest = rest.get(1..).ok_or(JwtError::Malformed)?;
+        let second = rest
+            .iter()
+            .position(|&b| b == b'.')
+            .ok_or(JwtError::Malformed)?;
+        let (payload, rest) = rest.split_at_checked(second).ok_or(JwtError::Malformed)?;
+        let signature = rest.get(1..).ok_or(JwtError::Malformed)?;
+        if signature.contains(&b'.') {
+            return Err(JwtError::Malformed);
+        }
+        let signing_input = token.get(..first + 1 + second).ok_or(JwtError::Malformed)?;
+        Ok(Self {
+            header,
+            payload,
+            signature,
+            signing_input,
+        })
+    }
+
+    /// The encoded protected header.
+    #[must_use]
+    pub const fn header(&self) -> &'t [u8] {
+        self.header
+    }
+
+    /// The encoded payload.
+    #[must_use]
+    pub const fn payload(&self) -> &'t [u8] {
+        self.payload
+    }
+
+    /// The encoded signature.
+    #[must_use]
+    pub const fn signature(&self) -> &'t [u8] {
+        self.signature
+    }
+
+    /// `header '.' payload`, byte for byte as received: what the signature covers.
+    #[must_use]
+    pub const fn signing_input(&self) -> &'t [u8] {
+        self.signing_input
+    }
+}
+
+/// A compact JWS whose signature verified.
+#[derive(Clone, Copy, Debug)]
+pub struct VerifiedJws<'s> {
+    header: Header<'s>,
+    payload: &'s [u8],
+}
+
+impl<'s> VerifiedJws<'s> {
+    /// The parsed header.
+    #[must_use]
+    pub const fn header(&self) -> &Header<'s> {
+        &self.header
+    }
+
+    /// The decoded payload bytes (in the caller's scratch buffer).
+    #[must_use]
+    pub const fn payload(&self) -> &'s [u8] {
+        self.payload
+    }
+}
+
+/// A JWT whose signature verified and whose claims passed the [`Validation`].
+#[derive(Clone, Copy, Debug)]
+pub struct VerifiedToken<'s> {
+    header: Header<'s>,
+    claims: Claims<'s>,
+    payload: &'s [u8],
+}
+
+impl<'s> VerifiedToken<'s> {
+    /// The parsed header.
+    #[must_use]
+    pub const fn header(&self) -> &Header<'s> {
+        &self.header
+    }
+
+    /// The registered claims.
+    #[must_use]
+    pub const fn registered(&self) -> &Claims<'s> {
+        &self.claims
+    }
+
+    /// The decoded payload JSON (in the caller's scratch buffer).
+    #[must_use]
+    pub const fn payload(&self) -> &'s [u8] {
+        self.payload
+    }
+
+    /// Deserializes the payload into the caller's type with `serde-json-core`.
+    ///
+    /// `&'s str` fields borrow from the scratch buffer when the JSON string has no
+    /// escapes; strings with escapes are unescaped into `escape_buf` (sized for the
+    /// longest one) and so need an owned field type (for example `heapless::String`).
+    ///
+    /// # Errors
+    /// [`JwtError::InvalidClaims`] when the payload does not fit `T` or an escaped
+    /// string is longer than `escape_buf`.
+    pub fn claims<T: Deserialize<'s>>(&self, escape_buf: &mut [u8]) -> Result<T, JwtError> {
+        serde_json_core::from_slice_escaped(self.payload, escape_buf)
+            .map(|(value, _consumed)| value)
+            .map_err(|_| JwtError::InvalidClaims)
+    }
+}
+
+/// Verifies the signature of a compact JWS and returns its header and decoded payload.
+///
+/// `scratch` receives the decoded header and payload; `token.len()` bytes always
+/// suffice. Of `validation`, only the token length limit and the `typ` rules apply.
+///
+/// # Errors
+/// [`JwtError::TokenTooLarge`] (checked first, before any decoding),
+/// [`JwtError::Malformed`], [`JwtError::BufferTooSmall`], the header errors of
+/// [`Header::parse`], [`JwtError::InvalidType`], the key-selection errors of
+/// [`KeySource::select`], [`JwtError::AlgorithmMismatch`], [`JwtError::InvalidSignature`].
+pub fn verify_jws<'s, K: KeySource + ?Sized>(
+    token: &[u8],
+    keys: &K,
+    validation: &Validation<'_>,
+    scratch: &'s mut [u8],
+) -> Result<VerifiedJws<'s>, JwtError> {
+    if token.len() > validation.max_token_len_bytes() {
+        return Err(JwtError::TokenTooLarge);
+    }
+    let parts = CompactParts::split(token)?;
+    let header_len = base64url::decoded_len(parts.header.len()).map_err(|_| JwtError::Malformed)?;
+    let payload_len =
+        base64url::decoded_len(parts.payload.len()).map_err(|_| JwtError::Malformed)?;
+    if scratch.len() < header_len + payload_len {
+        return Err(JwtError::BufferTooSmall);
+    }
+    let (header_buf, payload_buf) = scratch
+        .split_at_mut_checked(header_len)
+        .ok_or(JwtError::BufferTooSmall)?;
+    let header_json: &'s [u8] =
+        base64url::decode(parts.header, header_buf).map_err(|_| JwtError::Malformed)?;
+    let header = Header::parse(header_json)?;
+    validation.validate_header(&header)?;
+
+    let key = keys.select(&header)?;
+    if key.algorithm() != header.algorithm() {
+        return Err(JwtError::AlgorithmMismatch);
+    }
+    let payload: &'s [u8] =
+        base64url::decode(parts.payload, payload_buf).map_err(|_| JwtError::Malformed)?;
+    let mut signature = [0u8; MAX_SIGNATURE_LEN];
+    let signature = match base64url::decode(parts.signature, &mut signature) {
+        Ok(sig) => sig,
+        Err(base64url::DecodeError::BufferTooSmall) => return Err(JwtError::InvalidSignature),
+        Err(_) => return Err(JwtError::Malformed),
+    };
+    key.verify_signature(parts.signing_input, signature)?;
+    Ok(VerifiedJws { header, payload })
+}
+
+/// Verifies a JWT: the JWS signature, then the JSON claims against `validation` at time
+/// `now` (Unix seconds).
+///
+/// `scratch` receives the decoded header and payload; `token.len()` bytes always
+/// suffice. The returned token borrows it.
+///
+/// # Errors
+/// Everything [`verify_jws`] returns, then the errors of [`Claims::parse`] and
+/// [`Validation::validate_claims`].
+pub fn verify<'s, K: KeySource + ?Sized>(
+    token: &[u8],
+    keys: &K,
+    validation: &Validation<'_>,
+    now: u64,
+    scratch: &'s mut [u8],
+) -> Result<VerifiedToken<'s>, JwtError> {
+    let jws = verify_jws(token, keys, validation, scratch)?;
+    let claims = Claims::parse(jws.payload)?;
+    validation.validate_claims(&claims, now)?;
+    Ok(VerifiedToken {
+        header: jws.header,
+        claims,
+        payload: jws.payload,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_requires_exactly_three_segments() {
+        let parts = CompactParts::split(b"a.b.c").unwrap();
+        assert_eq!(
+            (
+                parts.header(),
+                parts.payload(),
+                parts.signature(),
+                parts.signing_input()
+            ),
+            (&b"a"[..], &b"b"[..], &b"c"[..], &b"a.b"[..])
+        );
+        let empty = CompactParts::split(b"..").unwrap();
+        assert_eq!(empty.signing_input(), b".");
+        for bad in [&b""[..], b"a", b"a.b", b"a.b.c.d", b"a.b.c.", b"...."] {
+            assert!(CompactParts::split(bad).is_err(), "{bad:?}");
+        }
+    }
+}
