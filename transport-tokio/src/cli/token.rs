@@ -48,7 +48,7 @@ pub struct TokenArgs {
     /// Header `typ` member.
     #[arg(long, value_name = "TYP", default_value = "JWT")]
     pub typ: String,
-    /// Extra claim; V is parsed as JSON when it parses (42, true, [1,2], {"a":1}), else taken as a string.
+    /// Extra claim; V is parsed as JSON when it parses (numbers, true, arrays, objects, "quoted"), else taken as a plain string.
     #[arg(long = "claim", value_name = "K=V")]
     pub claims: Vec<String>,
     /// Unix time used for `iat` and as the base of `exp` [default: system clock].

@@ -3,10 +3,20 @@
 use std::ffi::OsString;
 use std::io::Read;
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use clap::Args;
 use serde_json::{Value, json};
+use tollgate::jwt::alg::hs256::Hs256Secret;
+use tollgate::jwt::claims::Claim;
+use tollgate::jwt::error::{JwtError, KeyError};
+use tollgate::jwt::header::Header;
+use tollgate::jwt::jwk::Jwk;
+use tollgate::jwt::jwks::JwkSet;
+use tollgate::jwt::key::Key;
+use tollgate::jwt::token::{KeySource, verify, verify_jws};
+use tollgate::jwt::validate::Validation;
 
-use super::keys::{VerifyingKeyArgs, os_bytes};
+use super::keys::{VerifyingKeyArgs, os_bytes, read_key_file, read_secret_env, read_secret_file};
 use super::{EXIT_INVALID, Outcome, UsageError, now_or};
 
 /// Tokens read from stdin longer than this are cut off here and rejected by the core as too large.
@@ -31,26 +41,29 @@ pub struct VerifyArgs {
     #[command(flatten)]
     /// The verification key.
     pub key: VerifyingKeyArgs,
-    /// Accepted issuer; repeat to accept several. Without it `iss` is not checked.
+    /// Accepted issuer; repeat to accept several. Without it any `iss` (or none) is accepted.
     #[arg(long, value_name = "ISS")]
     pub iss: Vec<String>,
-    /// Accepted audience; repeat to accept several. Without it `aud` is not checked.
+    /// Accepted audience; repeat to accept several. Without it tokens carrying `aud` are
+    /// refused (RFC 7519 §4.1.3), as by jsonwebtoken and PyJWT.
     #[arg(long, value_name = "AUD")]
     pub aud: Vec<String>,
-    /// Accepted header `typ`; repeat to accept several. Without it `typ` is not checked.
+    /// Accepted header `typ` (then required); repeatable. Without it `typ` may be absent,
+    /// and if present must be JWT or at+jwt (any value with --jws).
     #[arg(long, value_name = "TYP")]
     pub typ: Vec<String>,
-    /// Claim that must be present (for example exp, sub, nbf); repeatable.
+    /// Claim that must be present besides exp (always required): sub, nbf, iat, jti, or any
+    /// other name; repeatable.
     #[arg(long = "require", value_name = "CLAIM")]
     pub require: Vec<String>,
-    /// Clock skew tolerated for exp, nbf and iat, in seconds.
+    /// Clock skew tolerated for exp, nbf and iat, in seconds [default: 60].
     #[arg(long, value_name = "SECS")]
     pub leeway: Option<u64>,
     /// Unix time to check exp, nbf and iat against [default: system clock].
     #[arg(long, value_name = "UNIX")]
     pub now: Option<u64>,
     /// Check only the JWS signature (no claim checks) and print the payload as base64url.
-    #[arg(long, conflicts_with_all = ["iss", "aud", "typ", "require", "leeway", "now"])]
+    #[arg(long, conflicts_with_all = ["iss", "aud", "require", "leeway", "now"])]
     pub jws: bool,
     /// The token, byte for byte, or `-` to read it from stdin (one final newline is dropped).
     #[arg(value_name = "TOKEN|-", allow_hyphen_values = true)]
@@ -95,22 +108,176 @@ fn object(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).unwrap_or(Value::Null)
 }
 
+/// The verification keys selected by the key options.
+#[derive(Debug)]
+pub enum VerifyingKeys {
+    /// An HMAC secret or a PEM/DER public key.
+    One(Key),
+    /// One JWK: refuses tokens naming another `kid` when it has one.
+    Jwk(Jwk),
+    /// A JWK Set: the key is chosen by the token's `kid` and `alg`.
+    Set(Box<JwkSet<JWKS_CAPACITY>>),
+}
+
+/// Most usable keys read from a `--jwks` file.
+pub const JWKS_CAPACITY: usize = 64;
+
+impl KeySource for VerifyingKeys {
+    fn select(&self, header: &Header<'_>) -> Result<&Key, JwtError> {
+        match self {
+            Self::One(key) => key.select(header),
+            Self::Jwk(jwk) => jwk.select(header),
+            Self::Set(set) => set.select(header),
+        }
+    }
+}
+
+impl VerifyingKeys {
+    /// Loads the key selected by the options.
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the source when it cannot be read or holds no usable key
+    /// (the core's [`KeyError`] code is included).
+    pub fn load(args: &VerifyingKeyArgs) -> Result<Self, UsageError> {
+        let key_error =
+            |what: String, e: KeyError| UsageError(format!("{what}: {e} ({})", e.code()));
+        if let Some(var) = &args.secret_env {
+            let secret = read_secret_env(var)?;
+            return Hs256Secret::new(&secret)
+                .map(|s| Self::One(Key::Hs256(s)))
+                .map_err(|e| key_error(format!("secret in {var}"), e));
+        }
+        if let Some(path) = &args.secret_file {
+            let secret = read_secret_file(path)?;
+            return Hs256Secret::new(&secret)
+                .map(|s| Self::One(Key::Hs256(s)))
+                .map_err(|e| key_error(path.display().to_string(), e));
+        }
+        if let Some(path) = &args.key {
+            return Key::from_public_key(&read_key_file(path)?)
+                .map(Self::One)
+                .map_err(|e| key_error(path.display().to_string(), e));
+        }
+        if let Some(path) = &args.jwk {
+            return Jwk::parse(&read_key_file(path)?)
+                .map(Self::Jwk)
+                .map_err(|e| key_error(path.display().to_string(), e));
+        }
+        if let Some(path) = &args.jwks {
+            let set = JwkSet::from_json(&read_key_file(path)?)
+                .map_err(|e| key_error(path.display().to_string(), e))?;
+            if set.is_empty() {
+                return Err(UsageError(format!(
+                    "{}: no usable key in the JWK Set ({} skipped)",
+                    path.display(),
+                    set.skipped()
+                )));
+            }
+            return Ok(Self::Set(Box::new(set)));
+        }
+        Err(UsageError("no verification key given".into()))
+    }
+}
+
+/// The checks `--iss`, `--aud`, `--typ`, `--require` and `--leeway` ask for.
+struct Rules<'a> {
+    issuers: Vec<&'a str>,
+    audiences: Vec<&'a str>,
+    types: Vec<&'a str>,
+    registered: Vec<Claim>,
+    /// Required claims the core does not know by name, checked here on the decoded payload.
+    other: Vec<&'a str>,
+    leeway: Option<u64>,
+}
+
+impl<'a> Rules<'a> {
+    fn new(args: &'a VerifyArgs) -> Self {
+        let strs = |v: &'a [String]| v.iter().map(String::as_str).collect::<Vec<_>>();
+        let (registered, other): (Vec<_>, Vec<_>) = args
+            .require
+            .iter()
+            .map(|name| Claim::from_name(name).ok_or(name.as_str()))
+            .partition(Result::is_ok);
+        Self {
+            issuers: strs(&args.iss),
+            audiences: strs(&args.aud),
+            types: strs(&args.typ),
+            registered: registered.into_iter().flatten().collect(),
+            other: other.into_iter().filter_map(Result::err).collect(),
+            leeway: args.leeway,
+        }
+    }
+
+    /// The core's rules: its defaults (exp required, 60 s leeway, tokens carrying `aud`
+    /// refused unless an audience is configured) plus the options.
+    fn validation(&self, jws_only: bool) -> Validation<'_> {
+        let mut validation = Validation::new()
+            .issuers(&self.issuers)
+            .audiences(&self.audiences);
+        if !self.types.is_empty() {
+            validation = validation.accepted_types(&self.types).require_type(true);
+        } else if jws_only {
+            // A bare JWS need not be a JWT: any `typ` unless --typ says otherwise.
+            validation = validation.accepted_types(&[]);
+        }
+        for claim in &self.registered {
+            validation = validation.require(*claim);
+        }
+        if let Some(leeway) = self.leeway {
+            validation = validation.leeway(leeway);
+        }
+        validation
+    }
+}
+
 /// Runs `tollgate verify`.
 ///
 /// # Errors
 /// A [`UsageError`] for unreadable or unusable keys and unreadable stdin; a rejected token
 /// is not an error but an [`Outcome`] with status 1.
 pub fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
+    let keys = VerifyingKeys::load(&args.key)?;
     let token = token_bytes(&args.token)?;
-    let _now = now_or(args.now)?;
-    let _ = (
-        &token,
-        object as fn(&[u8]) -> Value,
-        rejection as fn(&str, &str) -> Outcome,
-    );
-    Err(UsageError(
-        "verification is not wired to the core yet".into(),
-    ))
+    let rules = Rules::new(args);
+    let validation = rules.validation(args.jws);
+    let mut scratch = vec![0u8; token.len()];
+    if args.jws {
+        return Ok(match verify_jws(&token, &keys, &validation, &mut scratch) {
+            Ok(jws) => verdict(
+                jws.header(),
+                "payload",
+                Base64UrlUnpadded::encode_string(jws.payload()).into(),
+            ),
+            Err(e) => rejection(e.code(), e.message()),
+        });
+    }
+    let now = now_or(args.now)?;
+    let verified = match verify(&token, &keys, &validation, now, &mut scratch) {
+        Ok(verified) => verified,
+        Err(e) => return Ok(rejection(e.code(), e.message())),
+    };
+    let claims = object(verified.payload());
+    if rules.other.iter().any(|name| claims.get(name).is_none()) {
+        let missing = JwtError::MissingClaim;
+        return Ok(rejection(missing.code(), missing.message()));
+    }
+    Ok(verdict(verified.header(), "claims", claims))
+}
+
+/// The JSON verdict for an accepted token: algorithm, key id, header, then `body_name`.
+fn verdict(header: &Header<'_>, body_name: &str, body: Value) -> Outcome {
+    let header_json = object(header.json().as_bytes());
+    let kid = header_json.get("kid").cloned().unwrap_or(Value::Null);
+    let mut out = serde_json::Map::new();
+    out.insert("valid".into(), true.into());
+    out.insert("alg".into(), header.algorithm().name().into());
+    out.insert("kid".into(), kid);
+    out.insert("header".into(), header_json);
+    out.insert(body_name.into(), body);
+    Outcome {
+        stdout: Value::Object(out).to_string(),
+        status: 0,
+    }
 }
 
 #[cfg(test)]
