@@ -13,7 +13,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{Run, keys, now, run, tamper, tg, tollgate};
+use common::{Run, keys, now, run, tamper, tg, tollgate, try_run};
 use serde_json::{Value, json};
 
 /// A peer library and how to start it.
@@ -53,10 +53,12 @@ fn available(peer: Peer) -> bool {
             let modules = repo().join("tests/js/node_modules").join(module);
             if !modules.is_dir() {
                 Some(format!("{} is missing", modules.display()))
-            } else if Command::new(node()).arg("--version").output().is_err() {
-                Some(format!("cannot run {}", node()))
             } else {
-                None
+                match try_run(Command::new(node()).arg("--version"), b"") {
+                    Ok(out) if out.code == 0 => None,
+                    Ok(out) => Some(format!("{} --version: {out:?}", node())),
+                    Err(e) => Some(format!("cannot run {}: {e}", node())),
+                }
             }
         }
         Peer::PyJwt => {

@@ -17,7 +17,8 @@ Examples:
   tollgate token --key rsa.pem --alg RS256 --claim admin=true --claim 'roles=[\"a\",\"b\"]'
 
 Claims are written in this order: iss, sub, aud, iat, exp, then --claim pairs; a --claim
-for a registered name (exp, nbf, aud, ...) replaces the value set by the other options.")]
+for a registered name (exp, nbf, aud, ...) replaces the value set by the other options.
+Exit status: 0 token printed on stdout; 2 usage or key error (message on stderr).")]
 pub struct TokenArgs {
     #[command(flatten)]
     /// The signing key.

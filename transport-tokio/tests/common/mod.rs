@@ -69,14 +69,21 @@ impl Run {
     }
 }
 
-/// Runs `command` with `stdin` (none: empty), killing it after [`TIMEOUT`].
+/// Runs `command` with `stdin`, killing it after [`TIMEOUT`]; panics if it cannot start.
 pub fn run(command: &mut Command, stdin: &[u8]) -> Run {
+    try_run(command, stdin).unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"))
+}
+
+/// Runs `command` with `stdin`, killing it after [`TIMEOUT`].
+///
+/// # Errors
+/// When the process cannot be started.
+pub fn try_run(command: &mut Command, stdin: &[u8]) -> std::io::Result<Run> {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        .spawn()?;
     let mut input = child.stdin.take().unwrap();
     let stdin = stdin.to_vec();
     let writer = std::thread::spawn(move || {
@@ -106,11 +113,11 @@ pub fn run(command: &mut Command, stdin: &[u8]) -> Run {
         std::thread::sleep(Duration::from_millis(5));
     };
     writer.join().unwrap();
-    Run {
+    Ok(Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.join().unwrap().unwrap()).unwrap(),
         stderr: String::from_utf8_lossy(&err.join().unwrap().unwrap()).into_owned(),
-    }
+    })
 }
 
 /// The `tollgate` binary under test.
