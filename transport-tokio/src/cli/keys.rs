@@ -224,3 +224,80 @@ impl SigningKey {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+
+    fn ec_secret() -> p256::SecretKey {
+        let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
+        <p256::SecretKey as p256::elliptic_curve::Generate>::generate_from_rng(&mut rng)
+    }
+
+    #[test]
+    fn p256_private_key_in_pkcs8_and_sec1_pem_and_der() {
+        let secret = ec_secret();
+        let encodings: [Vec<u8>; 4] = [
+            secret
+                .to_pkcs8_pem(LineEnding::LF)
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+            secret
+                .to_sec1_pem(LineEnding::CRLF)
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+            secret.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+            secret.to_sec1_der().unwrap().to_vec(),
+        ];
+        for bytes in encodings {
+            let key = SigningKey::from_private_key(&bytes).unwrap();
+            assert_eq!(key.algorithm(), Algorithm::ES256);
+            assert_eq!(key.sign(b"input").unwrap().len(), 64);
+        }
+    }
+
+    #[test]
+    fn rsa_private_key_in_pkcs8_and_pkcs1_pem() {
+        let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
+        let private = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+        for pem in [
+            private.to_pkcs8_pem(LineEnding::LF).unwrap(),
+            private.to_pkcs1_pem(LineEnding::LF).unwrap(),
+        ] {
+            let key = SigningKey::from_private_key(pem.as_bytes()).unwrap();
+            assert_eq!(key.algorithm(), Algorithm::RS256);
+            assert_eq!(key.sign(b"input").unwrap().len(), 256);
+        }
+    }
+
+    #[test]
+    fn public_keys_and_garbage_are_not_signing_keys() {
+        let public = ec_secret()
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        for bytes in [
+            public.as_bytes(),
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+            b"not a key",
+            b"",
+        ] {
+            assert!(SigningKey::from_private_key(bytes).is_err(), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn empty_secret_file_is_refused() {
+        let path =
+            std::env::temp_dir().join(format!("tollgate-empty-secret-{}", std::process::id()));
+        std::fs::write(&path, b"").unwrap();
+        let result = read_secret_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert!(result.is_err());
+    }
+}

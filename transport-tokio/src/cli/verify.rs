@@ -283,6 +283,55 @@ fn verdict(header: &Header<'_>, body_name: &str, body: Value) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    fn verify_args(extra: &[&str]) -> VerifyArgs {
+        let mut argv = vec!["tollgate", "verify", "--secret-env", "S"];
+        argv.extend_from_slice(extra);
+        argv.push("t");
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Verify(args) => args,
+            crate::cli::Command::Token(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn required_claims_split_into_registered_and_other() {
+        let args = verify_args(&[
+            "--require",
+            "sub",
+            "--require",
+            "tenant",
+            "--require",
+            "jti",
+        ]);
+        let rules = Rules::new(&args);
+        assert_eq!(rules.registered, [Claim::Sub, Claim::Jti]);
+        assert_eq!(rules.other, ["tenant"]);
+    }
+
+    #[test]
+    fn options_reach_the_core_validation() {
+        let args = verify_args(&["--iss", "a", "--iss", "b", "--aud", "x", "--leeway", "5"]);
+        let rules = Rules::new(&args);
+        assert_eq!(rules.issuers, ["a", "b"]);
+        assert_eq!(rules.audiences, ["x"]);
+        assert_eq!(rules.validation(false).leeway_secs(), 5);
+        let defaults = verify_args(&[]);
+        assert_eq!(
+            Rules::new(&defaults).validation(false).leeway_secs(),
+            tollgate::jwt::validate::DEFAULT_LEEWAY
+        );
+    }
+
+    #[test]
+    fn token_operand_may_start_with_a_hyphen() {
+        assert_eq!(verify_args(&[]).token, "t");
+        let argv = ["tollgate", "verify", "--secret-env", "S", "-"];
+        assert!(crate::cli::Cli::try_parse_from(argv).is_ok());
+        let argv = ["tollgate", "verify", "--secret-env", "S", "-x.y.z"];
+        assert!(crate::cli::Cli::try_parse_from(argv).is_ok());
+    }
 
     #[test]
     fn exactly_one_final_newline_is_dropped() {
