@@ -108,13 +108,23 @@ impl<'a> Claims<'a> {
     ///   strings, `aud` neither a string nor an array of strings.
     pub fn parse(json: &'a [u8]) -> Result<Self, JwtError> {
         let mut raw: [Option<Value<'a>>; 7] = [None; 7];
-        json::parse_object(json, |name, value| {
-            if let Some(slot) = json::name_index(name, &NAMES).and_then(|i| raw.get_mut(i)) {
+        let text = json::parse_object(json, |name, value| {
+            let index = match name.as_str() {
+                Some("exp") => Some(0),
+                Some("nbf") => Some(1),
+                Some("iat") => Some(2),
+                Some("iss") => Some(3),
+                Some("sub") => Some(4),
+                Some("jti") => Some(5),
+                Some("aud") => Some(6),
+                Some(_) => None,
+                None => json::name_index(name, &NAMES),
+            };
+            if let Some(slot) = index.and_then(|i| raw.get_mut(i)) {
                 *slot = Some(value);
             }
         })
         .map_err(|_| JwtError::Malformed)?;
-        let text = core::str::from_utf8(json).map_err(|_| JwtError::Malformed)?;
         let [exp, nbf, iat, iss, sub, jti, aud] = raw;
         Ok(Self {
             exp: date(exp)?,

@@ -34,7 +34,7 @@ impl<'a> Header<'a> {
         let mut typ = None;
         let mut cty = None;
         let mut crit = None;
-        json::parse_object(json, |name, value| match name.raw() {
+        let text = json::parse_object(json, |name, value| match name.raw() {
             "alg" => alg = Some(value),
             "kid" => kid = Some(value),
             "typ" => typ = Some(value),
@@ -52,7 +52,6 @@ impl<'a> Header<'a> {
             _ => {}
         })
         .map_err(|_| JwtError::Malformed)?;
-        let text = core::str::from_utf8(json).map_err(|_| JwtError::Malformed)?;
 
         let alg = match alg {
             Some(Value::String(name)) => algorithm_from_json(name)?,
@@ -128,32 +127,31 @@ fn algorithm_from_json(name: JsonStr<'_>) -> Result<Algorithm, JwtError> {
 /// Whether `typ` names one of `accepted`, per RFC 7515 §4.1.9: media types compare
 /// case-insensitively and a value without `/` means `application/<value>`.
 pub(crate) fn typ_matches(typ: JsonStr<'_>, accepted: &[&str]) -> bool {
-    const PREFIX: &str = "application/";
-    let mut chars = typ.chars();
-    let has_prefix = typ
-        .chars()
-        .take(PREFIX.len())
-        .map(|c| c.to_ascii_lowercase())
-        .eq(PREFIX.chars());
-    if has_prefix {
-        chars.nth(PREFIX.len() - 1);
-    }
-    let subtype = chars;
-    if subtype.clone().any(|c| c == '/') {
+    // An escaped `typ` is unescaped on the stack; one too long to match anything sane
+    // is simply not accepted.
+    let mut buf = [0u8; MAX_ESCAPED_TYP];
+    let Some(plain) = typ.as_str().or_else(|| typ.unescape_into(&mut buf).ok()) else {
         return false;
+    };
+    let subtype = strip_application(plain);
+    !subtype.contains('/')
+        && accepted
+            .iter()
+            .any(|want| strip_application(want).eq_ignore_ascii_case(subtype))
+}
+
+/// Longest escaped `typ` value compared.
+const MAX_ESCAPED_TYP: usize = 64;
+
+/// `media_type` without a leading, case-insensitive `application/`.
+fn strip_application(media_type: &str) -> &str {
+    const PREFIX: &str = "application/";
+    match media_type.get(..PREFIX.len()) {
+        Some(head) if head.eq_ignore_ascii_case(PREFIX) => {
+            media_type.get(PREFIX.len()..).unwrap_or("")
+        }
+        _ => media_type,
     }
-    accepted.iter().any(|want| {
-        let want = match want.get(..PREFIX.len()) {
-            Some(head) if head.eq_ignore_ascii_case(PREFIX) => {
-                want.get(PREFIX.len()..).unwrap_or("")
-            }
-            _ => want,
-        };
-        subtype
-            .clone()
-            .map(|c| c.to_ascii_lowercase())
-            .eq(want.chars().map(|c| c.to_ascii_lowercase()))
-    })
 }
 
 #[cfg(test)]

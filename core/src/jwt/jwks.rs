@@ -5,28 +5,45 @@
 //! provider's set may legitimately hold those. Each kept key owns a copy of its `kid`
 //! (see [`Jwk`]), so the set does not borrow the document and can outlive it.
 //!
-//! Two whole-set rules refuse a document outright: a set mixing symmetric (`oct`) and
-//! asymmetric keys (a published key set holding a shared secret means the secret leaked;
+//! Two whole-set rules refuse a document outright: a set mixing symmetric (`oct`) keys
+//! with entries of any other key type (a published key set holding a shared secret means the secret leaked;
 //! refused as [`KeyError::Malformed`]), and more usable keys than the capacity
 //! ([`KeyError::CapacityExceeded`]).
 //!
 //! Selection ([`KeySource`]): a token with a `kid` gets the one key with that `kid` and
 //! the token's algorithm; a token without `kid` gets the only key of its algorithm.
-//! No match, or several, is [`JwtError::UnknownKey`] — keys sharing a `kid` are
-//! ambiguous and never guessed between. A `kid` known only for another algorithm is
+//! No match, or several, is [`JwtError::UnknownKey`]. A `kid` shared by several entries
+//! of the document (usable or not) is ambiguous: tokens naming it are refused with
+//! [`JwtError::UnknownKey`] rather than guessed at. A `kid` known only for another algorithm is
 //! [`JwtError::AlgorithmMismatch`].
 
 use super::error::{JwtError, KeyError};
 use super::header::Header;
-use super::json::{self, Value};
+use super::json::{self, JsonObject, JsonStr, Value};
 use super::jwk::Jwk;
 use super::key::{Algorithm, Key};
 use super::token::KeySource;
+
+/// The string value of member `name` of a validated object, if it is a string.
+fn member<'a>(object: JsonObject<'a>, name: &str) -> Option<JsonStr<'a>> {
+    let mut found = None;
+    json::parse_object(object.raw().as_bytes(), |key, value| {
+        if let Value::String(s) = value
+            && key == name
+        {
+            found = Some(s);
+        }
+    })
+    .ok()?;
+    found
+}
 
 /// Up to `N` verification keys with their key IDs.
 #[derive(Clone, Debug)]
 pub struct JwkSet<const N: usize> {
     keys: [Option<Jwk>; N],
+    /// Keys whose `kid` several entries of the document share.
+    ambiguous: [bool; N],
     len: usize,
     skipped: usize,
 }
@@ -43,6 +60,7 @@ impl<const N: usize> JwkSet<N> {
     pub fn new() -> Self {
         Self {
             keys: core::array::from_fn(|_| None),
+            ambiguous: [false; N],
             len: 0,
             skipped: 0,
         }
@@ -85,19 +103,34 @@ impl<const N: usize> JwkSet<N> {
         let Some(Value::Array(keys)) = keys else {
             return Err(KeyError::Malformed);
         };
+        let mut asymmetric = false;
         for element in keys {
             let Value::Object(object) = element else {
                 return Err(KeyError::Malformed);
             };
-            match Jwk::parse(object.raw()) {
+            // Judged on every entry, usable or not: any non-`oct` entry marks a key set
+            // meant for publication.
+            asymmetric |= member(object, "kty").is_some_and(|kty| kty != "oct");
+            match Jwk::parse(object.raw().as_bytes()) {
                 Ok(jwk) => self.push(jwk)?,
                 Err(_) => self.skipped += 1,
             }
         }
-        let symmetric = self.iter().any(|k| k.algorithm() == Algorithm::HS256);
-        let asymmetric = self.iter().any(|k| k.algorithm() != Algorithm::HS256);
-        if symmetric && asymmetric {
+        if asymmetric && self.iter().any(|k| k.algorithm() == Algorithm::HS256) {
             return Err(KeyError::Malformed);
+        }
+        // A kid used by several entries (even unusable ones) names no key reliably.
+        for (jwk, ambiguous) in self.keys.iter().zip(self.ambiguous.iter_mut()) {
+            if let Some(kid) = jwk.as_ref().and_then(Jwk::kid) {
+                let uses = keys
+                    .iter()
+                    .filter(|element| match element {
+                        Value::Object(object) => member(*object, "kid").is_some_and(|k| k == kid),
+                        _ => false,
+                    })
+                    .count();
+                *ambiguous = uses > 1;
+            }
         }
         Ok(())
     }
@@ -119,6 +152,7 @@ impl<const N: usize> JwkSet<N> {
     /// Removes every key.
     pub fn clear(&mut self) {
         self.keys.iter_mut().for_each(|slot| *slot = None);
+        self.ambiguous = [false; N];
         self.len = 0;
         self.skipped = 0;
     }
@@ -153,13 +187,17 @@ impl<const N: usize> KeySource for JwkSet<N> {
         let mut found = None;
         let mut matches = 0usize;
         let mut other_algorithm = false;
-        for jwk in self.iter() {
+        let entries = self.keys.iter().zip(self.ambiguous.iter());
+        for (jwk, &ambiguous) in entries.filter_map(|(k, a)| Some((k.as_ref()?, a))) {
             let named = match header.kid() {
                 Some(kid) => jwk.kid_matches(kid),
                 None => true,
             };
             if !named {
                 continue;
+            }
+            if ambiguous && header.kid().is_some() {
+                return Err(JwtError::UnknownKey);
             }
             if jwk.algorithm() == alg {
                 matches += 1;
@@ -196,7 +234,7 @@ mod tests {
     #[test]
     fn unusable_keys_skipped() {
         let s = set(&format!(
-            r#"{{"kty":"oct","k":"{K1}","kid":"a"}},{{"kty":"oct","k":"{K2}","use":"enc"}},{{"kty":"OKP"}},{{"kty":"oct","k":"{K2}","alg":"HS512"}}"#
+            r#"{{"kty":"oct","k":"{K1}","kid":"a"}},{{"kty":"oct","k":"{K2}","use":"enc"}},{{"kty":"oct"}},{{"kty":"oct","k":"{K2}","alg":"HS512"}}"#
         ))
         .unwrap();
         assert_eq!((s.len(), s.skipped()), (1, 3));
@@ -247,6 +285,29 @@ mod tests {
                 .unwrap_err(),
             JwtError::UnknownKey
         );
+    }
+
+    #[test]
+    fn kid_shared_with_an_unusable_entry_is_ambiguous() {
+        let s = set(&format!(
+            r#"{{"kty":"oct","k":"{K1}","kid":"a"}},{{"kty":"oct","k":"x","kid":"a"}}"#
+        ))
+        .unwrap();
+        assert_eq!((s.len(), s.skipped()), (1, 1));
+        assert_eq!(
+            s.select(&header(r#"{"alg":"HS256","kid":"a"}"#))
+                .unwrap_err(),
+            JwtError::UnknownKey
+        );
+        assert!(s.select(&header(r#"{"alg":"HS256"}"#)).is_ok());
+    }
+
+    #[test]
+    fn secret_beside_asymmetric_entries_refused() {
+        let mixed = format!(
+            r#"{{"kty":"oct","k":"{K1}"}},{{"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"}}"#
+        );
+        assert_eq!(set(&mixed).unwrap_err(), KeyError::Malformed);
     }
 
     #[test]
