@@ -5,6 +5,8 @@
 //! side of the encoding rule: ES256 never accepts an ASN.1 signature, so all of its cases,
 //! valid ones included, must be refused.
 
+#![cfg(feature = "es256")]
+
 use tollgate::jwt::alg::es256::Es256PublicKey;
 use tollgate::jwt::error::{JwtError, KeyError};
 use tollgate::jwt::key::{Algorithm, Key};

@@ -9,6 +9,8 @@
 //! Key sizes: every key in the 2048/3072/4096 files is within the supported range; the
 //! 8192-bit file checks that larger keys are refused when the key is built.
 
+#![cfg(feature = "rs256")]
+
 use tollgate::jwt::alg::rs256::Rs256PublicKey;
 use tollgate::jwt::error::{JwtError, KeyError};
 use tollgate::jwt::key::Key;

@@ -204,6 +204,10 @@ fn encode_pkcs1v15_sha256(hash: &[u8; 32], em: &mut [u8]) -> Result<(), JwtError
 
 /// RSAVP1 (`m = s^e mod n`, RFC 8017 §5.2.2) and a constant-time comparison of `m`,
 /// as `k` big-endian bytes, with `expected`.
+///
+/// Never inlined: inlined into `verify`, the three widths' Montgomery forms would share
+/// one stack frame, and a 2048-bit verification would reserve the 4096-bit one.
+#[inline(never)]
 fn check_signature<const LIMBS: usize>(
     n: &Odd<Uint<LIMBS>>,
     exponent: u64,

@@ -95,9 +95,9 @@ impl Key {
     ///
     /// # Errors
     /// [`KeyError::Malformed`] for anything that is not strict DER of those shapes
-    /// (trailing data included), [`KeyError::UnsupportedKeyType`] for private keys and
-    /// other algorithms or curves (Ed25519, P-384, …) or an algorithm whose feature is
-    /// off, [`KeyError::UnsupportedKeySize`] and [`KeyError::InvalidKey`] as in
+    /// (trailing data included), [`KeyError::UnsupportedKeyType`] for private keys,
+    /// certificates, other algorithms or curves (Ed25519, P-384, …) or an algorithm
+    /// whose feature is off, [`KeyError::UnsupportedKeySize`] and [`KeyError::InvalidKey`] as in
     /// [`Rs256PublicKey::from_components`](crate::jwt::alg::rs256::Rs256PublicKey::from_components)
     /// and [`Es256PublicKey::from_sec1`](crate::jwt::alg::es256::Es256PublicKey::from_sec1).
     pub fn from_public_key_der(der: &[u8]) -> Result<Self, KeyError> {
@@ -190,8 +190,8 @@ impl Key {
 /// True for:
 /// - PEM armour of any label (`-----BEGIN` after leading whitespace);
 /// - DER that parses as a `SubjectPublicKeyInfo` of any algorithm, a PKCS#1
-///   `RSAPublicKey`, or a PKCS#8 / PKCS#1 / SEC1 private key (a key file is never a
-///   shared secret), with or without surrounding whitespace;
+///   `RSAPublicKey`, an X.509 certificate, or a PKCS#8 / PKCS#1 / SEC1 private key (a
+///   key file is never a shared secret), with or without surrounding whitespace;
 /// - a JSON object (a JWK or JWK Set): UTF-8 text that starts with `{` and ends with `}`
 ///   after trimming whitespace. Requiring both braces keeps random binary secrets from
 ///   being refused merely for starting with the byte `0x7b`.
@@ -208,5 +208,5 @@ fn looks_like_json_object(trimmed: &[u8]) -> bool {
     trimmed.starts_with(b"{") && trimmed.ends_with(b"}") && core::str::from_utf8(trimmed).is_ok()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "hs256", feature = "es256", feature = "rs256"))]
 mod tests;

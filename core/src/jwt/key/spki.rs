@@ -11,6 +11,8 @@ const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 
 const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 /// `prime256v1` / `secp256r1` (1.2.840.10045.3.1.7), contents octets.
 const PRIME256V1: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// Tag of an explicit `[0]` (the version of a `tbsCertificate`).
+const CONTEXT_0_CONSTRUCTED: u8 = 0xa0;
 /// A complete DER `NULL`.
 const NULL_ELEMENT: &[u8] = &[der::NULL, 0x00];
 
@@ -25,13 +27,16 @@ pub(crate) enum DerKey<'a> {
     OtherPublic,
     /// A PKCS#8, PKCS#1 or SEC1 private key.
     Private,
+    /// An X.509 certificate: it carries a public key, but certificates are not accepted
+    /// as keys (nothing here checks their validity or chain).
+    Certificate,
 }
 
-/// Any DER key: `SubjectPublicKeyInfo`, `RSAPublicKey`, or a private key.
+/// Any DER key: `SubjectPublicKeyInfo`, `RSAPublicKey`, a private key, or a certificate.
 pub(crate) fn parse_any(der: &[u8]) -> Result<DerKey<'_>, KeyError> {
     Reader::read_all(der, |outer| {
         outer.read_nested(der::SEQUENCE, |body| match body.peek_tag() {
-            Some(der::SEQUENCE) => spki_body(body),
+            Some(der::SEQUENCE) => spki_or_certificate_body(body),
             Some(der::INTEGER) => integer_led_body(body),
             _ => Err(KeyError::Malformed),
         })
@@ -48,6 +53,21 @@ pub(crate) fn parse_rsa_public_key(der: &[u8]) -> Result<DerKey<'_>, KeyError> {
     Reader::read_all(der, |outer| {
         outer.read_nested(der::SEQUENCE, rsa_public_key_body)
     })
+}
+
+/// A `SubjectPublicKeyInfo` starts `SEQUENCE { OID …`; a certificate's `tbsCertificate`
+/// starts with its `[0]` version or, in version 1, the serial number `INTEGER`.
+fn spki_or_certificate_body<'a>(body: &mut Reader<'a>) -> Result<DerKey<'a>, KeyError> {
+    let mut lookahead = *body;
+    let first = lookahead.read(der::SEQUENCE)?;
+    if matches!(first.first(), Some(&(CONTEXT_0_CONSTRUCTED | der::INTEGER))) {
+        // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
+        body.read(der::SEQUENCE)?;
+        body.read(der::SEQUENCE)?;
+        body.read(der::BIT_STRING)?;
+        return Ok(DerKey::Certificate);
+    }
+    spki_body(body)
 }
 
 /// `SEQUENCE { AlgorithmIdentifier, BIT STRING }`, after the outer tag and length.

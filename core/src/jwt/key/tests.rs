@@ -217,6 +217,18 @@ fn spki(algorithm_and_parameters: &[u8], key: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `SEQUENCE { contents }` with a minimal length of up to two octets.
+fn sequence(contents: &[u8]) -> Vec<u8> {
+    let len = contents.len();
+    let mut out = match len {
+        0..=0x7f => vec![0x30, len as u8],
+        0x80..=0xff => vec![0x30, 0x81, len as u8],
+        _ => vec![0x30, 0x82, (len >> 8) as u8, len as u8],
+    };
+    out.extend_from_slice(contents);
+    out
+}
+
 const OID_EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 const OID_PRIME256V1: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const OID_SECP384R1: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
@@ -265,6 +277,31 @@ fn other_curves_and_algorithms_are_unsupported_key_types() {
         Key::from_public_key_pem(pem.as_bytes()).unwrap_err(),
         KeyError::UnsupportedKeyType
     );
+}
+
+#[test]
+fn certificate_shaped_der_is_an_unsupported_key_type() {
+    let signature_algorithm = [
+        0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+    ];
+    let p256_spki = spki(&[OID_EC_PUBLIC_KEY, OID_PRIME256V1].concat(), &p256_point());
+    for version in [&[0xa0, 0x03, 0x02, 0x01, 0x02][..], &[0x02, 0x01, 0x07]] {
+        // tbsCertificate, abridged to a version or serial, an algorithm and a key.
+        let tbs = sequence(&[version, &signature_algorithm[..], &p256_spki].concat());
+        let certificate = sequence(
+            &[
+                &tbs[..],
+                &signature_algorithm,
+                &[0x03, 0x03, 0x00, 0xaa, 0xbb],
+            ]
+            .concat(),
+        );
+        assert_eq!(
+            Key::from_public_key_der(&certificate).unwrap_err(),
+            KeyError::UnsupportedKeyType
+        );
+        assert!(looks_like_public_key(&certificate));
+    }
 }
 
 #[test]
