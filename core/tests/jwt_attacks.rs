@@ -1,4 +1,5 @@
 //! Hostile and malformed tokens through the public API, with HS256.
+#![cfg(feature = "hs256")]
 
 use tollgate::base64url;
 use tollgate::jwt::alg::hs256::Hs256Secret;

@@ -1,4 +1,5 @@
 //! Registered and custom claims of verified tokens.
+#![cfg(feature = "hs256")]
 
 use serde::Deserialize;
 use tollgate::base64url;

@@ -291,6 +291,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Scans a string starting at its opening quote; returns the span of its contents.
+    #[inline(always)]
     fn string_span(&mut self) -> Result<Span, JsonError> {
         self.expect(b'"')?;
         let start = self.pos;
