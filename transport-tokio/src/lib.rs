@@ -1,1 +1,6 @@
 //! tollgate on tokio: authenticated WebSocket servers and the `tollgate` command-line program.
+//!
+//! The [`cli`] module is the whole `tollgate` program; `src/bin/tollgate.rs` only calls
+//! [`cli::main`].
+
+pub mod cli;

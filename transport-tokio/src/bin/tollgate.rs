@@ -1,3 +1,5 @@
-//! The `tollgate` command-line program.
+//! The `tollgate` command-line program: see `tollgate --help`.
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    tollgate_tokio::cli::main()
+}

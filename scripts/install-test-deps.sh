@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the peer JWT libraries the interop tests drive (transport-tokio/tests/cli_interop.rs):
+#   Node: jsonwebtoken and jose, pinned in tests/js/package-lock.json, into tests/js/node_modules
+#   Python: PyJWT (+ cryptography), pinned in tests/python/requirements.txt, into .venv/
+# Needs node >= 20 with npm, and python3 with the venv module. Idempotent; safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "install-test-deps: node and npm are required (Debian: apt-get install -y nodejs npm)" >&2
+    exit 1
+fi
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+echo "install-test-deps: node $(node --version), $(.venv/bin/python -c 'import jwt; print("PyJWT", jwt.__version__)')"
