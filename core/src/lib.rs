@@ -57,6 +57,3 @@ pub mod error;
 pub mod io;
 pub mod jwt;
 pub mod ws;
-
-#[cfg(fuzzing)]
-pub mod fuzzing;

@@ -1,1 +1,0 @@
-//! Entry points for the cargo-fuzz targets (compiled only under `cfg(fuzzing)`).
