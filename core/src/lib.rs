@@ -57,3 +57,8 @@ pub mod error;
 pub mod io;
 pub mod jwt;
 pub mod ws;
+
+/// The README's Rust examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
