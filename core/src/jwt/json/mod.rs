@@ -67,22 +67,27 @@ pub(crate) fn name_index(name: JsonStr<'_>, names: &[&str]) -> Option<usize> {
 
 /// Length, first and last byte of the unescaped name: equal for equal names, rarely
 /// for others.
+#[inline]
 fn fingerprint(name: JsonStr<'_>) -> u32 {
-    let (len, first, last) = match name.as_str() {
-        Some(plain) => {
-            let bytes = plain.as_bytes();
-            let first = bytes.first().copied().unwrap_or(0);
-            let last = bytes.last().copied().unwrap_or(0);
-            (bytes.len(), first, last)
-        }
-        None => name.chars().fold((0, 0, 0), |(len, first, _), c| {
-            let mut buf = [0u8; 4];
-            let bytes = c.encode_utf8(&mut buf).as_bytes();
-            let lead = bytes.first().copied().unwrap_or(0);
-            let tail = bytes.last().copied().unwrap_or(0);
-            (len + bytes.len(), if len == 0 { lead } else { first }, tail)
-        }),
+    let Some(plain) = name.as_str() else {
+        return escaped_fingerprint(name);
     };
+    let bytes = plain.as_bytes();
+    let first = bytes.first().copied().unwrap_or(0);
+    let last = bytes.last().copied().unwrap_or(0);
+    (bytes.len() as u32) << 16 | u32::from(first) << 8 | u32::from(last)
+}
+
+/// [`fingerprint`] of a name with escapes, from its unescaped UTF-8 bytes.
+#[cold]
+fn escaped_fingerprint(name: JsonStr<'_>) -> u32 {
+    let (len, first, last) = name.chars().fold((0, 0, 0), |(len, first, _), c| {
+        let mut buf = [0u8; 4];
+        let bytes = c.encode_utf8(&mut buf).as_bytes();
+        let lead = bytes.first().copied().unwrap_or(0);
+        let tail = bytes.last().copied().unwrap_or(0);
+        (len + bytes.len(), if len == 0 { lead } else { first }, tail)
+    });
     (len as u32) << 16 | u32::from(first) << 8 | u32::from(last)
 }
 
@@ -198,18 +203,17 @@ impl<const N: usize> KeyTracker<N> {
     }
 }
 
-/// How many leading bytes of `bytes` are plain string content, that is neither `"`,
-/// `\` nor a control character (`bytes.len()` when all are). Eight bytes at a time:
+/// The position of the first byte at or after `from` that ends a run of plain string
+/// content (`"`, `\` or a control character), or `bytes.len()`. Eight bytes at a time:
 /// string contents are most of a JWT payload.
 #[inline(always)]
-fn plain_run(bytes: &[u8]) -> usize {
+fn plain_end(bytes: &[u8], mut from: usize) -> usize {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
     const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
     const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
-    let (chunks, rest) = bytes.as_chunks::<8>();
-    for (index, chunk) in chunks.iter().enumerate() {
+    while let Some(chunk) = bytes.get(from..).and_then(<[u8]>::first_chunk::<8>) {
         // The classic has-zero-byte / has-byte-less-than tests. Borrows only run upward
         // from a true hit, so the lowest flagged byte (first in memory, little-endian
         // load) is exact.
@@ -221,14 +225,17 @@ fn plain_run(bytes: &[u8]) -> usize {
             | (x.wrapping_sub(SPACES) & !x);
         let hits = hits & HIGHS;
         if hits != 0 {
-            return index * 8 + (hits.trailing_zeros() / 8) as usize;
+            return from + (hits.trailing_zeros() / 8) as usize;
         }
+        from += 8;
     }
-    let plain = rest
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .unwrap_or(rest.len());
-    chunks.len() * 8 + plain
+    while let Some(&byte) = bytes.get(from) {
+        if byte == b'"' || byte == b'\\' || byte < 0x20 {
+            break;
+        }
+        from += 1;
+    }
+    from
 }
 
 #[derive(Clone, Debug)]
@@ -378,8 +385,7 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         let mut escaped = false;
         loop {
-            let rest = self.bytes.get(self.pos..).ok_or(JsonError)?;
-            self.pos += plain_run(rest);
+            self.pos = plain_end(self.bytes, self.pos);
             let byte = self.peek().ok_or(JsonError)?;
             self.pos += 1;
             match byte {
@@ -458,7 +464,14 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             self.expect(b':')?;
             self.skip_ws();
-            let value = self.value(depth)?;
+            // Most member values are strings: scan those here rather than through the
+            // (recursive, so never inlined) general case.
+            let value = if self.peek() == Some(b'"') {
+                let span = self.string_span()?;
+                Value::String(self.str_at(span)?)
+            } else {
+                self.value(depth)?
+            };
             on_member(name, value);
             self.skip_ws();
             match self.peek() {
@@ -656,20 +669,25 @@ mod tests {
     }
 
     #[test]
-    fn plain_run_matches_a_byte_loop_at_every_offset() {
-        let reference = |bytes: &[u8]| {
-            bytes
+    fn plain_end_matches_a_byte_loop_at_every_offset() {
+        let reference = |bytes: &[u8], from: usize| {
+            bytes[from..]
                 .iter()
                 .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                .unwrap_or(bytes.len())
+                .map_or(bytes.len(), |at| from + at)
         };
         let mut bytes = [b'a'; 24];
-        assert_eq!(plain_run(&bytes), 24);
+        assert_eq!(plain_end(&bytes, 0), 24);
         for special in [b'"', b'\\', 0x00, 0x01, 0x1F] {
             for at in 0..bytes.len() {
                 bytes[at] = special;
                 for len in 0..=bytes.len() {
-                    assert_eq!(plain_run(&bytes[..len]), reference(&bytes[..len]));
+                    for from in 0..=len {
+                        assert_eq!(
+                            plain_end(&bytes[..len], from),
+                            reference(&bytes[..len], from)
+                        );
+                    }
                 }
                 bytes[at] = b'a';
             }
@@ -677,11 +695,11 @@ mod tests {
         // Neighbours of the special bytes, and high bytes, are plain.
         for byte in [0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7F, 0x80, 0xA2, 0xDC, 0xFF] {
             let run = [byte; 24];
-            assert_eq!(plain_run(&run), 24, "{byte:#x}");
+            assert_eq!(plain_end(&run, 0), 24, "{byte:#x}");
             // After a hit, later bytes (where borrows could flag falsely) do not matter.
             let mut mixed = run;
             mixed[3] = b'"';
-            assert_eq!(plain_run(&mixed), 3, "{byte:#x}");
+            assert_eq!(plain_end(&mixed, 0), 3, "{byte:#x}");
         }
     }
 
