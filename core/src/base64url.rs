@@ -42,41 +42,41 @@ impl core::error::Error for DecodeError {}
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/// Marks bytes outside the alphabet: bits above the twelve a pair of characters fills.
-const INVALID: u16 = 0xF000;
+/// Marks bytes outside the alphabet: bits above the 24 a quad of characters fills.
+const INVALID: u32 = 0xFF00_0000;
 
 /// Builds the table of `sextet << shift` for every byte (`INVALID` off the alphabet).
 #[allow(clippy::indexing_slicing)] // const evaluation: an out-of-range index fails the build
-const fn decode_table(shift: u32) -> [u16; 256] {
+const fn decode_table(shift: u32) -> [u32; 256] {
     let mut table = [INVALID; 256];
     let mut i = 0;
     while i < 64 {
-        table[ALPHABET[i] as usize] = (i as u16) << shift;
+        table[ALPHABET[i] as usize] = (i as u32) << shift;
         i += 1;
     }
     table
 }
 
-/// The value of a character that comes first in a pair: its sextet shifted by six.
-static PAIR_HIGH: [u16; 256] = decode_table(6);
+/// Each character's sextet already shifted to its place in a quad, so decoding a quad is
+/// four lookups and three ORs (4 KiB of tables).
+static QUAD: [[u32; 256]; 4] = [
+    decode_table(18),
+    decode_table(12),
+    decode_table(6),
+    decode_table(0),
+];
 
-/// The value of a character on its own or second in a pair: its sextet.
-static PAIR_LOW: [u16; 256] = decode_table(0);
-
-/// The sextet of one character (or `INVALID`).
 #[inline(always)]
-fn single(byte: u8) -> u64 {
-    u64::from(PAIR_LOW.get(usize::from(byte)).copied().unwrap_or(INVALID))
+fn lookup(table: usize, byte: u8) -> u64 {
+    // Both indices are always in range; the bound checks fold away.
+    let value = QUAD.get(table).and_then(|t| t.get(usize::from(byte)));
+    u64::from(value.copied().unwrap_or(INVALID))
 }
 
-/// The twelve bits of two characters (plus `INVALID` bits if either is not base64url):
-/// two lookups and an OR, no shifts.
+/// The 24 bits of four characters (plus `INVALID` bits if any is not base64url).
 #[inline(always)]
-fn pair(first: u8, second: u8) -> u64 {
-    // A u8 index is always in range; the bound checks fold away.
-    let high = PAIR_HIGH.get(usize::from(first)).copied();
-    let low = PAIR_LOW.get(usize::from(second)).copied();
-    u64::from(high.unwrap_or(INVALID) | low.unwrap_or(INVALID))
+fn quad(a: u8, b: u8, c: u8, d: u8) -> u64 {
+    lookup(0, a) | lookup(1, b) | lookup(2, c) | lookup(3, d)
 }
 
 /// The number of bytes `encoded_len` characters of unpadded base64url decode to.
@@ -127,20 +127,19 @@ pub fn decode<'o>(input: &[u8], output: &'o mut [u8]) -> Result<&'o mut [u8], De
     let mut bad = 0u64;
     for (chunk, dst) in octets.iter().zip(out_octets.as_chunks_mut::<6>().0) {
         let [a, b, c, d, e, f, g, h] = *chunk;
-        let (p0, p1, p2, p3) = (pair(a, b), pair(c, d), pair(e, f), pair(g, h));
-        bad |= p0 | p1 | p2 | p3;
-        let word = p0 << 52 | p1 << 40 | p2 << 28 | p3 << 16;
+        let (q0, q1) = (quad(a, b, c, d), quad(e, f, g, h));
+        bad |= q0 | q1;
+        let word = q0 << 40 | q1 << 16;
         if let Some(bytes) = word.to_be_bytes().first_chunk() {
             *dst = *bytes;
         }
     }
     let (quads, tail) = rest.as_chunks::<4>();
     let (triples, out_tail) = out_rest.as_chunks_mut::<3>();
-    for (quad, triple) in quads.iter().zip(triples.iter_mut()) {
-        let [a, b, c, d] = *quad;
-        let (p0, p1) = (pair(a, b), pair(c, d));
-        bad |= p0 | p1;
-        let word = p0 << 12 | p1;
+    for (chars, triple) in quads.iter().zip(triples.iter_mut()) {
+        let [a, b, c, d] = *chars;
+        let word = quad(a, b, c, d);
+        bad |= word;
         let [.., x, y, z] = word.to_be_bytes();
         *triple = [x, y, z];
     }
@@ -148,21 +147,21 @@ pub fn decode<'o>(input: &[u8], output: &'o mut [u8]) -> Result<&'o mut [u8], De
     match (tail, out_tail) {
         ([], []) => {}
         ([a, b], [x]) => {
-            let bits = pair(*a, *b);
-            bad |= bits;
-            if !invalid(bad) && bits & 0x0F != 0 {
+            let word = lookup(0, *a) | lookup(1, *b);
+            bad |= word;
+            if !invalid(bad) && word & 0xF000 != 0 {
                 return Err(DecodeError::NonCanonical);
             }
-            let [.., x0] = (bits >> 4).to_be_bytes();
+            let [.., x0, _, _] = word.to_be_bytes();
             *x = x0;
         }
         ([a, b, c], [x, y]) => {
-            let (high, low) = (pair(*a, *b), single(*c));
-            bad |= high | low;
-            if !invalid(bad) && low & 0x03 != 0 {
+            let word = lookup(0, *a) | lookup(1, *b) | lookup(2, *c);
+            bad |= word;
+            if !invalid(bad) && word & 0x00C0 != 0 {
                 return Err(DecodeError::NonCanonical);
             }
-            let [.., x0, x1] = ((high << 6 | low) >> 2).to_be_bytes();
+            let [.., x0, x1, _] = word.to_be_bytes();
             *x = x0;
             *y = x1;
         }
