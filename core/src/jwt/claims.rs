@@ -109,14 +109,15 @@ impl<'a> Claims<'a> {
     pub fn parse(json: &'a [u8]) -> Result<Self, JwtError> {
         let mut raw: [Option<Value<'a>>; 7] = [None; 7];
         let text = json::parse_object(json, |name, value| {
-            let index = match name.as_str() {
-                Some("exp") => Some(0),
-                Some("nbf") => Some(1),
-                Some("iat") => Some(2),
-                Some("iss") => Some(3),
-                Some("sub") => Some(4),
-                Some("jti") => Some(5),
-                Some("aud") => Some(6),
+            // Byte patterns compile to a length test and a few byte compares.
+            let index = match name.as_str().map(str::as_bytes) {
+                Some(b"exp") => Some(0),
+                Some(b"nbf") => Some(1),
+                Some(b"iat") => Some(2),
+                Some(b"iss") => Some(3),
+                Some(b"sub") => Some(4),
+                Some(b"jti") => Some(5),
+                Some(b"aud") => Some(6),
                 Some(_) => None,
                 None => json::name_index(name, &NAMES),
             };

@@ -6,9 +6,10 @@
 //! (RFC 7515 §5.2 step 4): duplicate member names are rejected in every object, as are
 //! lone surrogate escapes and nesting deeper than [`MAX_DEPTH`].
 //!
-//! Duplicate detection keeps the first eight member names of each object on the
-//! stack and re-reads the (already validated) object only beyond that, so the common
-//! small header or payload costs a handful of slice comparisons.
+//! Duplicate detection tests each member name against a 128-bit Bloom filter of the
+//! names before it; only on a hit does it compare names, the first few of each object
+//! kept on the stack and the rest re-read from the (already validated) text. A header
+//! or payload without duplicates so costs one bit test per member.
 
 /// Deepest nesting of arrays and objects accepted (the top-level object is depth 1).
 pub const MAX_DEPTH: usize = 16;
@@ -16,8 +17,13 @@ pub const MAX_DEPTH: usize = 16;
 /// Most members accepted in one object; bounds the cost of duplicate detection.
 pub const MAX_MEMBERS: usize = 256;
 
-/// Member names per object remembered on the stack for duplicate detection.
-const KEY_CACHE: usize = 8;
+/// Member names of the top-level object remembered on the stack for duplicate
+/// detection (a JWT payload often carries a dozen claims).
+const TOP_KEY_CACHE: usize = 16;
+
+/// Member names of each nested object remembered on the stack (nesting recurses, so
+/// these are kept small).
+const NESTED_KEY_CACHE: usize = 8;
 
 /// The document is not acceptable JSON (the reason is deliberately not detailed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +48,7 @@ pub(crate) fn parse_object<'a>(
     let mut parser = Parser::new(text, 0);
     parser.skip_ws();
     parser.expect(b'{')?;
-    parser.object_members(1, &mut on_member)?;
+    parser.object_members::<TOP_KEY_CACHE>(1, &mut on_member)?;
     parser.skip_ws();
     if parser.pos == doc.len() {
         Ok(text)
@@ -59,12 +65,36 @@ pub(crate) fn name_index(name: JsonStr<'_>, names: &[&str]) -> Option<usize> {
     }
 }
 
-/// Length, first and last byte: equal for equal unescaped names, rarely for others.
-fn fingerprint(raw: &str) -> u32 {
-    let bytes = raw.as_bytes();
+/// Length, first and last byte of the unescaped name: equal for equal names, rarely
+/// for others.
+#[inline]
+fn fingerprint(name: JsonStr<'_>) -> u32 {
+    let Some(plain) = name.as_str() else {
+        return escaped_fingerprint(name);
+    };
+    let bytes = plain.as_bytes();
     let first = bytes.first().copied().unwrap_or(0);
     let last = bytes.last().copied().unwrap_or(0);
-    (raw.len() as u32) << 16 | u32::from(first) << 8 | u32::from(last)
+    (bytes.len() as u32) << 16 | u32::from(first) << 8 | u32::from(last)
+}
+
+/// [`fingerprint`] of a name with escapes, from its unescaped UTF-8 bytes.
+#[cold]
+fn escaped_fingerprint(name: JsonStr<'_>) -> u32 {
+    let (len, first, last) = name.chars().fold((0, 0, 0), |(len, first, _), c| {
+        let mut buf = [0u8; 4];
+        let bytes = c.encode_utf8(&mut buf).as_bytes();
+        let lead = bytes.first().copied().unwrap_or(0);
+        let tail = bytes.last().copied().unwrap_or(0);
+        (len + bytes.len(), if len == 0 { lead } else { first }, tail)
+    });
+    (len as u32) << 16 | u32::from(first) << 8 | u32::from(last)
+}
+
+/// The bit of a 128-bit Bloom filter that stands for `fingerprint` (multiplicative
+/// hashing: the top seven bits of the product).
+const fn bloom_bit(fingerprint: u32) -> u128 {
+    1 << (fingerprint.wrapping_mul(0x9E37_79B1) >> 25)
 }
 
 /// Where a scanned string's contents lie, and whether they contain escapes.
@@ -76,71 +106,58 @@ struct Span {
 }
 
 /// Remembers the member names of one object to detect duplicates.
-struct KeyTracker {
-    cached: [Span; KEY_CACHE],
-    /// Cheap fingerprints of the cached unescaped names, compared before the bytes.
-    fingerprints: [u32; KEY_CACHE],
+///
+/// A Bloom filter of name fingerprints answers the common question (a new name) with
+/// one bit test; only on a hit are the first `N` names compared (fingerprint, then
+/// text) and the members beyond them re-read from the (already validated) text.
+struct KeyTracker<const N: usize> {
+    seen: u128,
+    cached: [Span; N],
+    fingerprints: [u32; N],
     count: usize,
-    /// Where the first member beyond the cache starts (re-read for later members).
+    /// Where the first member beyond the cache starts (re-read on a filter hit).
     overflow_from: usize,
 }
 
-impl KeyTracker {
+impl<const N: usize> KeyTracker<N> {
     const fn new() -> Self {
         Self {
+            seen: 0,
             cached: [Span {
                 start: 0,
                 end: 0,
                 escaped: false,
-            }; KEY_CACHE],
-            fingerprints: [0; KEY_CACHE],
+            }; N],
+            fingerprints: [0; N],
             count: 0,
             overflow_from: 0,
         }
     }
 
-    /// Records `key`, whose member begins (opening quote) at `member_start`; fails on a
-    /// duplicate.
+    /// Records `name` (at `key`), whose member begins (opening quote) at
+    /// `member_start`; fails on a duplicate or on too many members.
+    #[inline]
     fn insert(
         &mut self,
         parser: &Parser<'_>,
         key: Span,
+        name: JsonStr<'_>,
         member_start: usize,
     ) -> Result<(), JsonError> {
-        let name = parser.str_at(key)?;
-        let fingerprint = fingerprint(name.raw());
-        let cached = self.cached.iter().zip(self.fingerprints.iter());
-        for (&span, &other) in cached.take(self.count) {
-            let same_shape = key.escaped || span.escaped || other == fingerprint;
-            if same_shape && parser.str_at(span)? == name {
-                return Err(JsonError);
-            }
+        let print = fingerprint(name);
+        let bit = bloom_bit(print);
+        if self.seen & bit != 0 {
+            self.reject_duplicate(parser, name, print, member_start)?;
         }
-        if self.count == KEY_CACHE {
-            self.overflow_from = member_start;
-        }
-        if self.count >= KEY_CACHE {
-            let mut rescan = Parser::new(parser.text, self.overflow_from);
-            while rescan.pos < member_start {
-                let span = rescan.string_span()?;
-                if rescan.str_at(span)? == name {
-                    return Err(JsonError);
-                }
-                rescan.skip_ws();
-                rescan.expect(b':')?;
-                rescan.skip_value_validated();
-                rescan.skip_ws();
-                if rescan.peek() == Some(b',') {
-                    rescan.pos += 1;
-                }
-                rescan.skip_ws();
-            }
-        } else if let (Some(slot), Some(print)) = (
+        self.seen |= bit;
+        if let (Some(slot), Some(slot_print)) = (
             self.cached.get_mut(self.count),
             self.fingerprints.get_mut(self.count),
         ) {
             *slot = key;
-            *print = fingerprint;
+            *slot_print = print;
+        } else if self.count == N {
+            self.overflow_from = member_start;
         }
         self.count += 1;
         if self.count > MAX_MEMBERS {
@@ -148,6 +165,77 @@ impl KeyTracker {
         }
         Ok(())
     }
+
+    /// The exact check behind a Bloom filter hit.
+    #[cold]
+    fn reject_duplicate(
+        &self,
+        parser: &Parser<'_>,
+        name: JsonStr<'_>,
+        print: u32,
+        member_start: usize,
+    ) -> Result<(), JsonError> {
+        let cached = self.cached.iter().zip(self.fingerprints.iter());
+        for (&span, &other) in cached.take(self.count) {
+            if other == print && parser.str_at(span)? == name {
+                return Err(JsonError);
+            }
+        }
+        if self.count <= N {
+            return Ok(());
+        }
+        let mut rescan = Parser::new(parser.text, self.overflow_from);
+        while rescan.pos < member_start {
+            let span = rescan.string_span()?;
+            if rescan.str_at(span)? == name {
+                return Err(JsonError);
+            }
+            rescan.skip_ws();
+            rescan.expect(b':')?;
+            rescan.skip_value_validated();
+            rescan.skip_ws();
+            if rescan.peek() == Some(b',') {
+                rescan.pos += 1;
+            }
+            rescan.skip_ws();
+        }
+        Ok(())
+    }
+}
+
+/// The position of the first byte at or after `from` that ends a run of plain string
+/// content (`"`, `\` or a control character), or `bytes.len()`. Eight bytes at a time:
+/// string contents are most of a JWT payload.
+#[inline(always)]
+fn plain_end(bytes: &[u8], mut from: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
+    while let Some(chunk) = bytes.get(from..).and_then(<[u8]>::first_chunk::<8>) {
+        // The classic has-zero-byte / has-byte-less-than tests. Borrows only run upward
+        // from a true hit, so the lowest flagged byte (first in memory, little-endian
+        // load) is exact.
+        let x = u64::from_le_bytes(*chunk);
+        let quote = x ^ QUOTES;
+        let backslash = x ^ BACKSLASHES;
+        let hits = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (x.wrapping_sub(SPACES) & !x);
+        let hits = hits & HIGHS;
+        if hits != 0 {
+            return from + (hits.trailing_zeros() / 8) as usize;
+        }
+        from += 8;
+    }
+    while let Some(&byte) = bytes.get(from) {
+        if byte == b'"' || byte == b'\\' || byte < 0x20 {
+            break;
+        }
+        from += 1;
+    }
+    from
 }
 
 #[derive(Clone, Debug)]
@@ -216,7 +304,7 @@ impl<'a> Parser<'a> {
                 }
                 let start = self.pos;
                 self.pos += 1;
-                self.object_members(depth + 1, &mut |_, _| {})?;
+                self.object_members::<NESTED_KEY_CACHE>(depth + 1, &mut |_, _| {})?;
                 Ok(Value::Object(JsonObject {
                     raw: self.raw_from(start)?,
                 }))
@@ -297,13 +385,7 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         let mut escaped = false;
         loop {
-            // Skip plain content in one tight loop; stop at the bytes that need a look.
-            let rest = self.bytes.get(self.pos..).ok_or(JsonError)?;
-            let plain = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                .ok_or(JsonError)?;
-            self.pos += plain;
+            self.pos = plain_end(self.bytes, self.pos);
             let byte = self.peek().ok_or(JsonError)?;
             self.pos += 1;
             match byte {
@@ -362,12 +444,12 @@ impl<'a> Parser<'a> {
     }
 
     /// Parses members after the opening brace through the closing brace.
-    fn object_members(
+    fn object_members<const N: usize>(
         &mut self,
         depth: usize,
         on_member: &mut dyn FnMut(JsonStr<'a>, Value<'a>),
     ) -> Result<(), JsonError> {
-        let mut keys = KeyTracker::new();
+        let mut keys = KeyTracker::<N>::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -377,12 +459,20 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             let member_start = self.pos;
             let key = self.string_span()?;
-            keys.insert(self, key, member_start)?;
+            let name = self.str_at(key)?;
+            keys.insert(self, key, name, member_start)?;
             self.skip_ws();
             self.expect(b':')?;
             self.skip_ws();
-            let value = self.value(depth)?;
-            on_member(self.str_at(key)?, value);
+            // Most member values are strings: scan those here rather than through the
+            // (recursive, so never inlined) general case.
+            let value = if self.peek() == Some(b'"') {
+                let span = self.string_span()?;
+                Value::String(self.str_at(span)?)
+            } else {
+                self.value(depth)?
+            };
+            on_member(name, value);
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -550,6 +640,66 @@ mod tests {
         for dup in [0, 7, 8, 9, 38] {
             let doc = format!("{{{},\"k{dup}\":0}}", keys.join(","));
             assert_eq!(members(&doc), Err(JsonError), "duplicate of k{dup}");
+        }
+    }
+
+    #[test]
+    fn duplicates_found_at_every_position_of_flat_and_nested_objects() {
+        let keys: Vec<String> = (0..24).map(|i| format!("\"k{i}\":{i}")).collect();
+        let flat = format!("{{{}}}", keys.join(","));
+        let nested = format!("{{\"o\":{flat}}}");
+        assert!(members(&flat).is_ok() && members(&nested).is_ok());
+        for dup in 0..24 {
+            // The duplicate spelled plainly and with an escape, at the end of the object.
+            for spelling in [format!("k{dup}"), format!("\\u006b{dup}")] {
+                let doc = format!("{{{},\"{spelling}\":0}}", keys.join(","));
+                assert_eq!(members(&doc), Err(JsonError), "{doc}");
+                let doc = format!("{{\"o\":{doc}}}");
+                assert_eq!(members(&doc), Err(JsonError), "{doc}");
+            }
+        }
+    }
+
+    #[test]
+    fn escaped_and_plain_spellings_of_a_name_collide() {
+        assert_eq!(members(r#"{"ab\u00e9":1,"abé":2}"#), Err(JsonError));
+        assert_eq!(members(r#"{"😀":1,"\ud83d\ude00":2}"#), Err(JsonError));
+        assert_eq!(members(r#"{"\/":1,"/":2}"#), Err(JsonError));
+        assert!(members(r#"{"ab\u00e9":1,"abe":2,"\u00e9":3,"é\u00e9":4}"#).is_ok());
+    }
+
+    #[test]
+    fn plain_end_matches_a_byte_loop_at_every_offset() {
+        let reference = |bytes: &[u8], from: usize| {
+            bytes[from..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .map_or(bytes.len(), |at| from + at)
+        };
+        let mut bytes = [b'a'; 24];
+        assert_eq!(plain_end(&bytes, 0), 24);
+        for special in [b'"', b'\\', 0x00, 0x01, 0x1F] {
+            for at in 0..bytes.len() {
+                bytes[at] = special;
+                for len in 0..=bytes.len() {
+                    for from in 0..=len {
+                        assert_eq!(
+                            plain_end(&bytes[..len], from),
+                            reference(&bytes[..len], from)
+                        );
+                    }
+                }
+                bytes[at] = b'a';
+            }
+        }
+        // Neighbours of the special bytes, and high bytes, are plain.
+        for byte in [0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7F, 0x80, 0xA2, 0xDC, 0xFF] {
+            let run = [byte; 24];
+            assert_eq!(plain_end(&run, 0), 24, "{byte:#x}");
+            // After a hit, later bytes (where borrows could flag falsely) do not matter.
+            let mut mixed = run;
+            mixed[3] = b'"';
+            assert_eq!(plain_end(&mixed, 0), 3, "{byte:#x}");
         }
     }
 

@@ -196,12 +196,21 @@ impl<'a> JsonNumber<'a> {
 mod numeric {
     /// Splits a validated JSON number into floor and "had a non-zero fraction".
     pub(super) fn floor_and_fraction(raw: &str) -> (i64, bool) {
-        // The common NumericDate: a plain non-negative integer that fits.
-        if raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit()) {
-            let value = raw
-                .bytes()
-                .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
-            return (value, false);
+        // The common NumericDate: a plain non-negative integer that fits (18 digits
+        // stay below i64::MAX), read in the same loop that checks it.
+        if raw.len() <= 18 {
+            let mut value = 0i64;
+            let mut plain = true;
+            for digit in raw.bytes().map(|b| b.wrapping_sub(b'0')) {
+                if digit > 9 {
+                    plain = false;
+                    break;
+                }
+                value = value * 10 + i64::from(digit);
+            }
+            if plain {
+                return (value, false);
+            }
         }
         let (negative, body) = match raw.strip_prefix('-') {
             Some(rest) => (true, rest),
