@@ -22,7 +22,8 @@ cargo build -p tollgate --target thumbv7em-none-eabihf --release --locked
 cargo build -p tollgate --target thumbv7em-none-eabihf --release --locked --no-default-features --features es256
 
 step "unit, vector, interop tests"
-cargo test --workspace --locked
+mkdir -p target
+cargo test --workspace --locked 2>&1 | tee target/test-output.log
 
 step "Autobahn TestSuite (server and client)"
 bash scripts/autobahn.sh
@@ -31,3 +32,6 @@ step "benchmarks, quick mode (every benchmark compiled and run once)"
 cargo bench -p tollgate-benches --locked -- --test
 
 step "done"
+# One closing line for the whole suite, summed over every cargo test binary and doctest run above.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f; exit (p == 0 || f != 0) }' \
+    target/test-output.log
