@@ -102,10 +102,7 @@ impl rand_core::TryRng for FuzzRng {
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
         for chunk in dst.chunks_mut(8) {
             let word = self.try_next_u64()?.to_le_bytes();
-            chunk
-                .iter_mut()
-                .zip(word)
-                .for_each(|(dst, src)| *dst = src);
+            chunk.iter_mut().zip(word).for_each(|(dst, src)| *dst = src);
         }
         Ok(())
     }

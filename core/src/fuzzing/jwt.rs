@@ -25,7 +25,8 @@ const ASYMMETRIC_SET: &[u8] = br#"{"keys":[
 ]}"#;
 
 /// [`HS256_SECRET`] as a JWK with `kid` `hs`.
-const HS256_JWK: &[u8] = br#"{"kty":"oct","kid":"hs","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
+const HS256_JWK: &[u8] =
+    br#"{"kty":"oct","kid":"hs","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
 
 /// The fixed verification keys of [`jwt_verify`]; build them once per process.
 #[derive(Debug)]
@@ -132,7 +133,10 @@ pub fn jwt_verify(keys: &TestKeys, data: &[u8]) {
     let mut input = Bytes::new(data);
     let mode = input.byte();
     let offset = i64::from(input.u32() as i32);
-    let base = NOW_BASES.get(usize::from(mode >> 2 & 3)).copied().unwrap_or(0);
+    let base = NOW_BASES
+        .get(usize::from(mode >> 2 & 3))
+        .copied()
+        .unwrap_or(0);
     let now = base.wrapping_add_signed(offset);
     let rules = VALIDATIONS
         .get(usize::from(mode & 3))
@@ -169,14 +173,19 @@ fn check_verify<K: KeySource + ?Sized>(token: &[u8], keys: &K, rules: &Validatio
         }
         Err(error) => Err(error),
     };
-    assert_ne!(full, Err(JwtError::BufferTooSmall), "token.len() bytes suffice");
+    assert_ne!(
+        full,
+        Err(JwtError::BufferTooSmall),
+        "token.len() bytes suffice"
+    );
     if token.len() > rules.max_token_len_bytes() {
         assert_eq!(full, Err(JwtError::TokenTooLarge));
     }
     match jwt_mod::verify_jws(token, keys, rules, scratch) {
         Err(error) => assert_eq!(full, Err(error), "verify fails as verify_jws did"),
         Ok(jws) => {
-            let expected = Claims::parse(jws.payload()).and_then(|c| rules.validate_claims(&c, now));
+            let expected =
+                Claims::parse(jws.payload()).and_then(|c| rules.validate_claims(&c, now));
             assert_eq!(full, expected, "verify is verify_jws and the claim rules");
         }
     }
@@ -252,7 +261,9 @@ fn mint_and_verify(keys: &TestKeys, mode: u8, claims: &[u8], rules: &Validation<
 }
 
 fn signing_input(token: &[u8]) -> &[u8] {
-    token.get(..token.len().saturating_sub(44)).unwrap_or_default()
+    token
+        .get(..token.len().saturating_sub(44))
+        .unwrap_or_default()
 }
 
 /// `b64(header).b64(claims).b64(HMAC)` into `out`; returns its length.
@@ -281,7 +292,10 @@ pub fn jwt_parse(data: &[u8]) {
             assert_eq!(dots, 2);
             let (h, p, s) = (parts.header(), parts.payload(), parts.signature());
             assert_eq!(h.len() + p.len() + s.len() + 2, data.len());
-            assert_eq!(parts.signing_input(), data.get(..h.len() + 1 + p.len()).unwrap_or_default());
+            assert_eq!(
+                parts.signing_input(),
+                data.get(..h.len() + 1 + p.len()).unwrap_or_default()
+            );
             assert!(data.starts_with(h) && data.ends_with(s));
             let mut buf = [0u8; MAX_INPUT];
             for segment in [h, p] {
@@ -312,9 +326,15 @@ fn parse_json_document(doc: &[u8]) {
         Ok(claims) => {
             assert!(object);
             assert_eq!(claims.json().as_bytes(), doc);
-            for date in [claims.exp(), claims.nbf(), claims.iat()].into_iter().flatten() {
+            for date in [claims.exp(), claims.nbf(), claims.iat()]
+                .into_iter()
+                .flatten()
+            {
                 assert!(date.ceil() >= date.floor());
-                assert_eq!(date.ceil() != date.floor(), date.is_fractional() && date.floor() != i64::MAX);
+                assert_eq!(
+                    date.ceil() != date.floor(),
+                    date.is_fractional() && date.floor() != i64::MAX
+                );
             }
             if let Some(aud) = claims.aud() {
                 for value in aud.iter() {
@@ -324,7 +344,11 @@ fn parse_json_document(doc: &[u8]) {
         }
         Err(error) => {
             // A valid object can only fail on the type of a registered claim.
-            let expected = if object { JwtError::InvalidClaim } else { JwtError::Malformed };
+            let expected = if object {
+                JwtError::InvalidClaim
+            } else {
+                JwtError::Malformed
+            };
             assert_eq!(error, expected);
         }
     }
@@ -333,7 +357,10 @@ fn parse_json_document(doc: &[u8]) {
 /// Scans `doc` as one object, walking every value; on success checks that no two member
 /// names are equal once unescaped (a reference for the scanner's duplicate detection).
 fn check_object(doc: &[u8], depth: usize) -> bool {
-    assert!(depth <= json::MAX_DEPTH, "nesting beyond the limit accepted");
+    assert!(
+        depth <= json::MAX_DEPTH,
+        "nesting beyond the limit accepted"
+    );
     let mut names: [Option<JsonStr<'_>>; json::MAX_MEMBERS] = [None; json::MAX_MEMBERS];
     let mut count = 0;
     let result = json::parse_object(doc, |name, value| {
@@ -348,7 +375,10 @@ fn check_object(doc: &[u8], depth: usize) -> bool {
         return false;
     };
     assert_eq!(text.as_bytes(), doc);
-    assert!(count <= json::MAX_MEMBERS, "more members than the limit accepted");
+    assert!(
+        count <= json::MAX_MEMBERS,
+        "more members than the limit accepted"
+    );
     // Unescape every name once into one buffer, then compare all pairs.
     let mut unescaped = [0u8; MAX_INPUT];
     let mut spans = [(0usize, 0usize); json::MAX_MEMBERS];
@@ -362,7 +392,11 @@ fn check_object(doc: &[u8], depth: usize) -> bool {
     let name = |&(start, end): &(usize, usize)| unescaped.get(start..end).unwrap_or_default();
     for (i, a) in spans.iter().enumerate() {
         for b in spans.get(i + 1..).unwrap_or_default() {
-            assert_ne!(name(a), name(b), "duplicate member names accepted in {text:?}");
+            assert_ne!(
+                name(a),
+                name(b),
+                "duplicate member names accepted in {text:?}"
+            );
         }
     }
     true
@@ -401,7 +435,11 @@ fn check_string(s: JsonStr<'_>) {
     let Ok(text) = s.unescape_into(&mut buf) else {
         panic!("an unescaped string is never longer than its source");
     };
-    assert_eq!(text.as_bytes(), unescape_naive(s.raw(), &mut naive), "unescape of {s:?}");
+    assert_eq!(
+        text.as_bytes(),
+        unescape_naive(s.raw(), &mut naive),
+        "unescape of {s:?}"
+    );
     assert_eq!(text.len(), s.unescaped_len());
     assert!(s.eq_str(text) && s == text && s.eq_ignore_ascii_case(text));
     assert_eq!(s.has_escapes(), s.raw().contains('\\'));
@@ -473,9 +511,9 @@ fn floor_reference(raw: &str) -> (i64, bool) {
                 Some(d) => (-1i128, d),
                 None => (1, e.strip_prefix('+').unwrap_or(e)),
             };
-            let magnitude = digits
-                .bytes()
-                .fold(0i128, |acc, d| (acc * 10 + i128::from(d - b'0')).min(1 << 40));
+            let magnitude = digits.bytes().fold(0i128, |acc, d| {
+                (acc * 10 + i128::from(d - b'0')).min(1 << 40)
+            });
             (m, sign * magnitude)
         }
         None => (body, 0),
@@ -527,7 +565,10 @@ pub fn base64url(data: &[u8]) {
     };
     let got = b64::decode(text, ours.get_mut(..cap).unwrap_or_default()).map(|b| &*b);
     let want = naive_decode(text, naive.get_mut(..cap).unwrap_or_default());
-    assert_eq!(got, want, "base64url decode of {text:?} with {cap} bytes of output");
+    assert_eq!(
+        got, want,
+        "base64url decode of {text:?} with {cap} bytes of output"
+    );
 
     let mut roomy = [0u8; MAX_INPUT];
     let mut reference = [0u8; MAX_INPUT];

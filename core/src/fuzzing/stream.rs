@@ -4,7 +4,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Bytes, FuzzRng};
 use crate::ws::close::CloseCode;
-use crate::ws::conn::{Config, Connection, Event, MaskKeys, Message, MessageKind, Reassembler, State};
+use crate::ws::conn::{
+    Config, Connection, Event, MaskKeys, Message, MessageKind, Reassembler, State,
+};
 use crate::ws::error::{ProtocolError, SendError};
 use crate::ws::frame::{MAX_CONTROL_FRAME_LEN, MAX_HEADER_LEN};
 
@@ -100,10 +102,17 @@ impl Reader {
 /// Every receive error closes with 1002, 1007 or 1009, and stays.
 fn check_failure<K: MaskKeys>(conn: &mut Connection<K>, error: ProtocolError) {
     let code = error.close_code().as_u16();
-    assert!(matches!(code, 1002 | 1007 | 1009), "{error:?} closes with {code}");
+    assert!(
+        matches!(code, 1002 | 1007 | 1009),
+        "{error:?} closes with {code}"
+    );
     assert_eq!(conn.state(), State::Failed(error));
     let mut again = [0x81, 0x80, 0, 0, 0, 0];
-    assert_eq!(conn.handle_input(&mut again), Err(error), "errors are sticky");
+    assert_eq!(
+        conn.handle_input(&mut again),
+        Err(error),
+        "errors are sticky"
+    );
 }
 
 /// What a peer saw, reduced to a digest: whole messages (however they were chunked),
@@ -201,7 +210,12 @@ pub fn frames_chunked(data: &[u8]) {
     let sizes = input.take(count);
     let stream = input.rest();
     let stream = stream.get(..MAX_STREAM).unwrap_or(stream);
-    let limit = |shift: u8| LIMITS.get(usize::from(limits >> shift & 3)).copied().unwrap_or(0);
+    let limit = |shift: u8| {
+        LIMITS
+            .get(usize::from(limits >> shift & 3))
+            .copied()
+            .unwrap_or(0)
+    };
     let config = Config::DEFAULT
         .with_max_frame_size(limit(0))
         .with_max_message_size(limit(2));
@@ -245,9 +259,15 @@ pub fn frames_chunked(data: &[u8]) {
     });
     drain_transmit(&mut whole_conn, &mut whole);
 
-    assert_eq!(verdict_in_pieces, verdict_whole, "same verdict in pieces of {cap}");
+    assert_eq!(
+        verdict_in_pieces, verdict_whole,
+        "same verdict in pieces of {cap}"
+    );
     assert_eq!(conn.state(), whole_conn.state());
-    assert!(pieces.finish() == whole.finish(), "same events in pieces of {cap}");
+    assert!(
+        pieces.finish() == whole.finish(),
+        "same events in pieces of {cap}"
+    );
 }
 
 /// A server connection fed an arbitrary client stream, interleaved with input-chosen
@@ -256,10 +276,18 @@ pub fn conn_server(data: &[u8]) {
     let mut input = Bytes::new(data);
     let cap = MAX_CONTROL_FRAME_LEN + usize::from(input.u16()) % 1024;
     let config = Config::DEFAULT
-        .with_max_message_size(LIMITS.get(usize::from(input.byte() & 3)).copied().unwrap_or(0))
+        .with_max_message_size(
+            LIMITS
+                .get(usize::from(input.byte() & 3))
+                .copied()
+                .unwrap_or(0),
+        )
         .with_read_buffer_len(cap);
     let conn = Connection::server(config);
-    let peer = Connection::client(Config::DEFAULT.with_read_buffer_len(MAX_READ_BUF), FuzzRng(1));
+    let peer = Connection::client(
+        Config::DEFAULT.with_read_buffer_len(MAX_READ_BUF),
+        FuzzRng(1),
+    );
     exchange(conn, cap, peer, input);
 }
 
@@ -270,7 +298,12 @@ pub fn conn_client(data: &[u8]) {
     let cap = MAX_CONTROL_FRAME_LEN + usize::from(input.u16()) % 1024;
     let seed = u64::from(input.byte());
     let config = Config::DEFAULT
-        .with_max_message_size(LIMITS.get(usize::from(input.byte() & 3)).copied().unwrap_or(0))
+        .with_max_message_size(
+            LIMITS
+                .get(usize::from(input.byte() & 3))
+                .copied()
+                .unwrap_or(0),
+        )
         .with_read_buffer_len(cap);
     let conn = Connection::client(config, FuzzRng(seed));
     let peer = Connection::server(Config::DEFAULT.with_read_buffer_len(MAX_READ_BUF));
@@ -290,11 +323,13 @@ impl<A: MaskKeys, B: MaskKeys> Link<A, B> {
     /// Hands bytes we wrote to the peer, which must accept them.
     fn transmit(&mut self, bytes: &[u8]) {
         let received = &mut self.received;
-        let result = self.peer_reader.feed(&mut self.peer, bytes, &mut |_, event| {
-            if !matches!(event, Event::Pong(_) | Event::Close(_)) {
-                received.event(event);
-            }
-        });
+        let result = self
+            .peer_reader
+            .feed(&mut self.peer, bytes, &mut |_, event| {
+                if !matches!(event, Event::Pong(_) | Event::Close(_)) {
+                    received.event(event);
+                }
+            });
         assert_eq!(result, Ok(()), "the peer refused what we sent");
     }
 
@@ -337,9 +372,17 @@ fn exchange<A: MaskKeys, B: MaskKeys>(
     // Every round takes at least one byte of input.
     while !input.is_empty() {
         let op = input.byte();
-        let kind = if op & 0x10 == 0 { MessageKind::Binary } else { MessageKind::Text };
+        let kind = if op & 0x10 == 0 {
+            MessageKind::Binary
+        } else {
+            MessageKind::Text
+        };
         let fin = op & 0x20 == 0;
-        let out_len = if op & 0x40 == 0 { out.len() } else { usize::from(input.byte()) };
+        let out_len = if op & 0x40 == 0 {
+            out.len()
+        } else {
+            usize::from(input.byte())
+        };
         let out = out.get_mut(..out_len).unwrap_or_default();
         let open = link.conn.state() == State::Open;
         match op % 8 {

@@ -5,8 +5,7 @@ use httparse::{EMPTY_HEADER, Status};
 use super::Bytes;
 use crate::jwt::JwtError;
 use crate::ws::handshake::{
-    ClientHandshake, ClientRequest, Rejection, ResponseError, ServerConfig,
-    TokenSource, accept_key,
+    ClientHandshake, ClientRequest, Rejection, ResponseError, ServerConfig, TokenSource, accept_key,
 };
 use crate::ws::mask::{Mask, apply_mask};
 use crate::ws::utf8::Utf8Validator;
@@ -150,7 +149,10 @@ fn check_accept(response: &[u8], key: &[u8], protocol: Option<&str>) {
             .map(|h| h.value)
     };
     assert_eq!(header("Sec-WebSocket-Accept"), Some(&accept_key(key)[..]));
-    assert_eq!(header("Sec-WebSocket-Protocol"), protocol.map(str::as_bytes));
+    assert_eq!(
+        header("Sec-WebSocket-Protocol"),
+        protocol.map(str::as_bytes)
+    );
 }
 
 /// The nonce of the client handshakes below, so that seeds can carry the right accept
@@ -277,16 +279,25 @@ pub fn utf8(data: &[u8]) {
     while at < text.len() {
         let mut size = sizes.next().map_or(text.len(), |&s| usize::from(s));
         if size == 0 {
-            assert!(validator.feed(&[]).is_ok(), "an empty chunk changes nothing");
+            assert!(
+                validator.feed(&[]).is_ok(),
+                "an empty chunk changes nothing"
+            );
             size = 1;
         }
         let end = (at + size).min(text.len());
         let chunk = text.get(at..end).unwrap_or_default();
         let due = breaking.is_some_and(|bad| bad < end);
         match validator.feed(chunk) {
-            Ok(()) => assert!(!due, "accepted {chunk:?} holding the breaking byte {breaking:?}"),
+            Ok(()) => assert!(
+                !due,
+                "accepted {chunk:?} holding the breaking byte {breaking:?}"
+            ),
             Err(_) => {
-                assert!(due, "refused {chunk:?} before the breaking byte {breaking:?}");
+                assert!(
+                    due,
+                    "refused {chunk:?} before the breaking byte {breaking:?}"
+                );
                 return;
             }
         }
