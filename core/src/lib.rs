@@ -54,6 +54,8 @@
 pub mod auth;
 pub mod base64url;
 pub mod error;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod io;
 pub mod jwt;
 pub mod ws;

@@ -232,10 +232,11 @@ mod numeric {
             .unwrap_or(i64::MAX)
             .saturating_add(exponent);
         let digits = int_digits.bytes().chain(frac_digits.bytes());
-        let mut magnitude: i64 = 0;
+        // Unsigned, so that a magnitude of 2^63 still floors to i64::MIN when negative.
+        let mut magnitude: u64 = 0;
         let mut fraction = false;
         for (index, digit) in (0i64..).zip(digits) {
-            let d = i64::from(digit.wrapping_sub(b'0'));
+            let d = u64::from(digit.wrapping_sub(b'0'));
             if index < point {
                 magnitude = magnitude.saturating_mul(10).saturating_add(d);
             } else if d != 0 {
@@ -249,14 +250,15 @@ mod numeric {
             }
         }
         if negative {
+            let floor = 0i64.saturating_sub_unsigned(magnitude);
             let floor = if fraction {
-                magnitude.saturating_neg().saturating_sub(1)
+                floor.saturating_sub(1)
             } else {
-                magnitude.saturating_neg()
+                floor
             };
             (floor, fraction)
         } else {
-            (magnitude, fraction)
+            (i64::try_from(magnitude).unwrap_or(i64::MAX), fraction)
         }
     }
 
@@ -433,6 +435,18 @@ mod tests {
         assert_eq!(n("-3"), (-3, false));
         assert_eq!(n("1e400"), (i64::MAX, false));
         assert_eq!(n("99999999999999999999999"), (i64::MAX, false));
-        assert_eq!(n("-1e400"), (-i64::MAX, false));
+        assert_eq!(n("-1e400"), (i64::MIN, false));
+    }
+
+    /// Found by the `jwt_parse` fuzz target: the negative side saturated one short.
+    #[test]
+    fn numeric_date_floor_saturates_at_i64_min() {
+        let n = |raw| JsonNumber { raw }.to_floor_and_fraction();
+        assert_eq!(n("-9223372036854775808"), (i64::MIN, false));
+        assert_eq!(n("-9223372036854775807.5"), (i64::MIN, true));
+        assert_eq!(n("-9223372036854775807"), (i64::MIN + 1, false));
+        assert_eq!(n("-58356e3344"), (i64::MIN, false));
+        assert_eq!(n("9223372036854775807"), (i64::MAX, false));
+        assert_eq!(n("9223372036854775808"), (i64::MAX, false));
     }
 }
