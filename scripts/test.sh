@@ -28,6 +28,9 @@ cargo test --workspace --locked 2>&1 | tee target/test-output.log
 step "Autobahn TestSuite (server and client)"
 bash scripts/autobahn.sh
 
+step "fuzz smoke (every cargo-fuzz target, 15 s each from the committed seeds)"
+bash scripts/fuzz-smoke.sh 15
+
 step "benchmarks, quick mode (every benchmark compiled and run once)"
 cargo bench -p tollgate-benches --locked -- --test
 
