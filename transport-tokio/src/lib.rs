@@ -4,3 +4,6 @@
 //! [`cli::main`].
 
 pub mod cli;
+pub mod handle;
+
+pub use handle::{Command, ConnectionHandle, ConnectionId, Identity, Message, SendError};
