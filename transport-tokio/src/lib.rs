@@ -5,5 +5,7 @@
 
 pub mod cli;
 pub mod handle;
+pub mod verify;
 
 pub use handle::{Command, ConnectionHandle, ConnectionId, Identity, Message, SendError};
+pub use verify::{TokenVerifier, VerifyFuture};
