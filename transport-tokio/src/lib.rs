@@ -5,7 +5,9 @@
 
 pub mod cli;
 pub mod handle;
+pub mod sessions;
 pub mod verify;
 
 pub use handle::{Command, ConnectionHandle, ConnectionId, Identity, Message, SendError};
+pub use sessions::{Registration, Sessions};
 pub use verify::{TokenVerifier, VerifyFuture};
