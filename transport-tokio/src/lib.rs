@@ -5,9 +5,11 @@
 
 pub mod cli;
 pub mod handle;
+pub mod router;
 pub mod sessions;
 pub mod verify;
 
 pub use handle::{Command, ConnectionHandle, ConnectionId, Identity, Message, SendError};
+pub use router::{ConnectionContext, Dispatch, EventContext, EventError, Router};
 pub use sessions::{Registration, Sessions};
 pub use verify::{TokenVerifier, VerifyFuture};
