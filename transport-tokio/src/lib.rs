@@ -2,6 +2,10 @@
 //!
 //! The [`cli`] module is the whole `tollgate` program; `src/bin/tollgate.rs` only calls
 //! [`cli::main`].
+//!
+//! Around each authenticated connection: [`sessions`] is the registry of live connections
+//! by user and by room (per-user delivery, room broadcasts, kicking), and [`router`] is an
+//! optional dispatcher of JSON `{"event", "data"}` messages to async, role-guarded handlers.
 
 pub mod cli;
 pub mod handle;

@@ -170,7 +170,8 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// Handle event `name` with `handler`, for every authenticated connection. A later
     /// handler for the same name replaces the earlier one.
     ///
-    /// Handlers are closures returning a future: `|ctx| async move { … }`.
+    /// Handlers are closures returning a future, `|ctx| async move { … }`, or async
+    /// closures, `async |ctx| { … }`.
     #[must_use]
     pub fn on<F, Fut>(self, name: &str, handler: F) -> Self
     where
@@ -265,6 +266,23 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
                 );
                 send_error(conn, id, error.code());
                 Dispatch::Failed { code: error.code() }
+            }
+        }
+    }
+
+    /// [`dispatch`](Self::dispatch) for a whole message: text is dispatched, binary is
+    /// answered with `invalid_message` (events are JSON text).
+    pub async fn dispatch_message(
+        &self,
+        conn: &ConnectionContext<S>,
+        message: &Message,
+    ) -> Dispatch {
+        match message {
+            Message::Text(text) => self.dispatch(conn, text).await,
+            Message::Binary(_) => {
+                tracing::debug!(conn = %conn.handle.id(), "binary message where events are text");
+                send_error(conn, None, codes::INVALID_MESSAGE);
+                Dispatch::InvalidMessage
             }
         }
     }
@@ -751,6 +769,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn binary_messages_get_invalid_message_and_text_messages_are_dispatched() {
+        let router = admin_router();
+        let mut c = client(json!({"sub": "joe"}));
+        let binary = Message::binary(&br#"{"event":"ping"}"#[..]);
+        assert_eq!(
+            router.dispatch_message(&c.conn, &binary).await,
+            Dispatch::InvalidMessage
+        );
+        assert_eq!(reply(&mut c.rx), Some(error("invalid_message")));
+        let text = Message::text(r#"{"event":"ping"}"#);
+        assert_eq!(
+            router.dispatch_message(&c.conn, &text).await,
+            Dispatch::Handled { acked: true }
+        );
+        assert_eq!(
+            reply(&mut c.rx),
+            Some(json!({"event": "ping:ack", "data": "pong"}))
+        );
+    }
+
+    #[tokio::test]
     async fn a_handler_returning_none_sends_no_reply() {
         let router: Router = Router::new().on("fire", |_ctx| async { Ok(None) });
         let mut c = client(json!({"sub": "joe"}));
@@ -888,5 +927,24 @@ mod tests {
         assert_eq!(error.to_string(), "not_found: row 17 missing");
         assert!(std::error::Error::source(&error).is_some());
         assert_eq!(EventError::new("busy").to_string(), "busy");
+    }
+
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn router_types_and_the_dispatch_future_can_cross_tasks() {
+        assert_send_sync::<Router>();
+        assert_send_sync::<ConnectionContext>();
+        assert_send_sync::<EventContext>();
+        assert_send_sync::<EventError>();
+        assert_send_sync::<Sessions>();
+        assert_send_sync::<crate::sessions::Registration>();
+        // Async closures (Rust 2024) are handlers too.
+        let router: Router = Router::new().on("x", async |ctx: EventContext| Ok(Some(ctx.data)));
+        let c = client(json!({}));
+        let conn = ConnectionContext::new(c.conn.identity.clone(), c.conn.handle.clone(), ());
+        let dispatch = router.dispatch(&conn, "{}");
+        assert_send(&dispatch);
     }
 }
