@@ -21,7 +21,8 @@
 //! connection and calls [`Router::dispatch`] for each text message. `dispatch` runs the
 //! handler to completion before returning, so a connection's events are handled in order;
 //! a handler with long work should spawn a task and reply later through
-//! [`EventContext::handle`].
+//! [`EventContext::handle`]. A handler that panics unwinds the task that called
+//! `dispatch` (the connection's [`Registration`](crate::Registration) still cleans up).
 //!
 //! # Example
 //!
@@ -182,7 +183,8 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     }
 
     /// Handle event `name` with `handler` only for tokens granting at least one of `roles`
-    /// in the [role claim](Self::role_claim); others get the `forbidden` error.
+    /// in the [role claim](Self::role_claim); others get the `forbidden` error (an empty
+    /// `roles` lets no one in).
     #[must_use]
     pub fn on_with_roles<F, Fut>(self, name: &str, roles: &[&str], handler: F) -> Self
     where

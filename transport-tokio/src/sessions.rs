@@ -182,8 +182,12 @@ impl Sessions {
 
     /// Close every connection of user `sub` with code 1008 and `reason` (a stable code such
     /// as `account_disabled`; cut to the 123 bytes a close frame holds). Returns how many
-    /// connections accepted the close. Each connection leaves the registry when its task
-    /// ends and drops its [`Registration`].
+    /// connections accepted the close; one whose queue is full is closed as a slow consumer
+    /// instead. Each connection leaves the registry when its task ends and drops its
+    /// [`Registration`].
+    ///
+    /// Kicking does not revoke the user's token: to keep them out, make the
+    /// [`TokenVerifier`](crate::TokenVerifier) refuse it too.
     pub fn kick(&self, sub: &str, reason: &str) -> usize {
         let reason = truncate_close_reason(reason);
         let registry = self.read();
