@@ -1,0 +1,743 @@
+//! Remote JWK Sets against a real HTTP provider on 127.0.0.1 that the tests rotate, slow
+//! down and take down: rotation without restart, the unknown-`kid` storm, staleness,
+//! `max-age`, keys a remote set may not contribute, OpenID Connect discovery, an
+//! application resolver, `tollgate verify --jwks-url`/`--oidc-issuer`, and tokens from
+//! Node `jose` with keys it exported.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use p256::pkcs8::{EncodePrivateKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use serde_json::{Value, json};
+use tollgate::auth::AuthError;
+use tollgate::jwt::alg::hs256::Hs256Secret;
+use tollgate::jwt::{JwtError, Key};
+use tollgate_tokio::TokenVerifier;
+use tollgate_tokio::cli::SigningKey;
+use tollgate_tokio::jwks::{
+    JwksConfig, JwksError, JwksVerifier, KeyRequest, RemoteJwks, ResolverVerifier, Rules, discover,
+    resolver_fn,
+};
+
+use common::{now, run, tollgate, try_run};
+
+// ---------------------------------------------------------------------------------------
+// The provider: a tiny HTTP/1.1 server on a thread, one connection at a time.
+
+#[derive(Default)]
+struct ProviderState {
+    routes: HashMap<String, (String, Option<String>)>,
+    hits: HashMap<String, usize>,
+    down: bool,
+    delay: Duration,
+}
+
+#[derive(Clone)]
+struct Provider {
+    addr: SocketAddr,
+    state: Arc<Mutex<ProviderState>>,
+}
+
+impl Provider {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(ProviderState::default()));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16384 {
+                    match stream.read(&mut byte) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&byte[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                let (delay, answer) = {
+                    let mut state = shared.lock().unwrap();
+                    *state.hits.entry(path.clone()).or_default() += 1;
+                    let answer = if state.down {
+                        None
+                    } else {
+                        state.routes.get(&path).cloned()
+                    };
+                    (state.delay, answer)
+                };
+                std::thread::sleep(delay);
+                let response = match answer {
+                    Some((body, cache)) => format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        cache.map(|c| format!("Cache-Control: {c}\r\n")).unwrap_or_default(),
+                        body.len()
+                    ),
+                    None => "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+                };
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        Self { addr, state }
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base())
+    }
+
+    fn serve(&self, path: &str, body: &Value, cache_control: Option<&str>) {
+        self.state.lock().unwrap().routes.insert(
+            path.into(),
+            (body.to_string(), cache_control.map(str::to_owned)),
+        );
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn set_down(&self, down: bool) {
+        self.state.lock().unwrap().down = down;
+    }
+
+    fn set_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = delay;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Keys and tokens.
+
+fn b64(bytes: &[u8]) -> String {
+    Base64UrlUnpadded::encode_string(bytes)
+}
+
+/// A signing key with the public JWK it is published as.
+struct TestKey {
+    signer: SigningKey,
+    jwk: Value,
+}
+
+fn ec_key(kid: &str) -> TestKey {
+    let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
+    let secret = <p256::SecretKey as p256::elliptic_curve::Generate>::generate_from_rng(&mut rng);
+    let point = secret.public_key().to_sec1_bytes();
+    let (x, y) = point[1..].split_at(32);
+    let pem = secret.to_pkcs8_pem(LineEnding::LF).unwrap();
+    TestKey {
+        signer: SigningKey::from_private_key(pem.as_bytes()).unwrap(),
+        jwk: json!({"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y), "kid": kid, "use": "sig", "alg": "ES256"}),
+    }
+}
+
+fn rsa_key(kid: &str, private: &rsa::RsaPrivateKey) -> TestKey {
+    let public = private.to_public_key();
+    let pem = private.to_pkcs8_pem(LineEnding::LF).unwrap();
+    TestKey {
+        signer: SigningKey::from_private_key(pem.as_bytes()).unwrap(),
+        jwk: json!({"kty": "RSA", "n": b64(&public.n_bytes()), "e": b64(&public.e_bytes()), "kid": kid, "alg": "RS256"}),
+    }
+}
+
+/// The 2048-bit RSA key of the benchmark fixtures (generating one is slow in tests).
+fn rsa_2048(kid: &str) -> TestKey {
+    let pem = std::fs::read_to_string(repo().join("benches/fixtures/rs256-private.pem")).unwrap();
+    let private = <rsa::RsaPrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_pem(&pem)
+        .or_else(|_| <rsa::RsaPrivateKey as rsa::pkcs1::DecodeRsaPrivateKey>::from_pkcs1_pem(&pem))
+        .unwrap();
+    rsa_key(kid, &private)
+}
+
+fn sign_with(signer: &SigningKey, header: &Value, claims: &Value) -> String {
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature = signer.sign(input.as_bytes()).unwrap();
+    format!("{input}.{}", b64(&signature))
+}
+
+impl TestKey {
+    fn token(&self, claims: &Value) -> String {
+        let alg = self.signer.algorithm().name();
+        sign_with(
+            &self.signer,
+            &json!({"alg": alg, "kid": self.jwk["kid"]}),
+            claims,
+        )
+    }
+}
+
+fn claims() -> Value {
+    json!({"sub": "alice", "exp": now() + 600})
+}
+
+fn jwks(keys: &[&TestKey]) -> Value {
+    json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()})
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn quick(cooldown_ms: u64) -> JwksConfig {
+    JwksConfig {
+        cooldown: Duration::from_millis(cooldown_ms),
+        timeout: Duration::from_secs(5),
+        ..JwksConfig::default()
+    }
+}
+
+fn jwt_error(result: Result<tollgate_tokio::Identity, AuthError>) -> JwtError {
+    match result {
+        Err(AuthError::Jwt(error)) => error,
+        other => panic!("expected a JWT error, got {other:?}"),
+    }
+}
+
+const JWKS: &str = "/jwks.json";
+
+// ---------------------------------------------------------------------------------------
+// Rotation, storms, staleness, max-age.
+
+#[tokio::test]
+async fn tokens_signed_with_a_rotated_key_verify_without_restart() {
+    let provider = Provider::start();
+    let (old, new) = (ec_key("2026-01"), ec_key("2026-02"));
+    provider.serve(JWKS, &jwks(&[&old]), Some("max-age=3600"));
+    let verifier = JwksVerifier::from_url(&provider.url(JWKS), Rules::new(), quick(200))
+        .await
+        .unwrap();
+    let identity = verifier.verify(&old.token(&claims()), now()).await.unwrap();
+    assert_eq!(
+        (identity.sub(), identity.kid()),
+        (Some("alice"), Some("2026-01"))
+    );
+
+    // The provider rotates; the cached set still says max-age=3600.
+    provider.serve(JWKS, &jwks(&[&new]), Some("max-age=3600"));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let identity = verifier.verify(&new.token(&claims()), now()).await.unwrap();
+    assert_eq!(identity.kid(), Some("2026-02"));
+    assert_eq!(provider.hits(JWKS), 2);
+    // The retired key is gone from the new set.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let retired = verifier.verify(&old.token(&claims()), now()).await;
+    assert_eq!(jwt_error(retired), JwtError::UnknownKey);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_kid_storm_costs_at_most_one_fetch_per_cooldown() {
+    let provider = Provider::start();
+    let known = ec_key("known");
+    provider.serve(JWKS, &jwks(&[&known]), Some("max-age=3600"));
+    let cooldown = Duration::from_millis(300);
+    let started = Instant::now();
+    let verifier = Arc::new(
+        JwksVerifier::from_url(&provider.url(JWKS), Rules::new(), quick(300))
+            .await
+            .unwrap(),
+    );
+    let stranger = ec_key("stranger");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let verifier = Arc::clone(&verifier);
+        let token = stranger.token(&claims());
+        tasks.spawn(async move {
+            if i % 20 == 0 {
+                tokio::time::sleep(Duration::from_millis(u64::try_from(i).unwrap() * 5)).await;
+            }
+            verifier.verify(&token, now()).await
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        assert_eq!(jwt_error(result.unwrap()), JwtError::UnknownKey);
+    }
+    let elapsed = started.elapsed();
+    let allowed = 1 + usize::try_from(elapsed.as_millis() / cooldown.as_millis()).unwrap();
+    let hits = provider.hits(JWKS);
+    assert!(
+        (1..=allowed).contains(&hits),
+        "{hits} fetches in {elapsed:?}, at most {allowed} allowed"
+    );
+    // The known key still works throughout.
+    assert!(
+        verifier
+            .verify(&known.token(&claims()), now())
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn cached_keys_outlive_an_outage_until_the_staleness_limit() {
+    let provider = Provider::start();
+    let key = ec_key("k");
+    provider.serve(JWKS, &jwks(&[&key]), Some("max-age=0"));
+    let config = JwksConfig {
+        min_ttl: Duration::from_millis(300),
+        max_ttl: Duration::from_millis(300),
+        max_staleness: Duration::from_millis(700),
+        cooldown: Duration::from_millis(100),
+        ..JwksConfig::default()
+    };
+    let source = RemoteJwks::new(&provider.url(JWKS), config).unwrap();
+    source.refresh().await.unwrap();
+    let verifier = JwksVerifier::new(source.clone(), Rules::new());
+    let token = key.token(&claims());
+    assert!(verifier.verify(&token, now()).await.is_ok());
+
+    provider.set_down(true);
+    // Past the freshness (300 ms), within the staleness (300 + 700 ms): still served.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(verifier.verify(&token, now()).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(source.last_error(), Some(JwksError::Status(503)));
+    // Past 1000 ms: refused, with the stable code.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let refused = verifier.verify(&token, now()).await;
+    let error = refused.unwrap_err();
+    assert_eq!(error, AuthError::Jwt(JwtError::KeysUnavailable));
+    assert_eq!(error.code(), "keys_unavailable");
+    assert_eq!(error.rejection().status(), 503);
+
+    // The provider comes back: the next token past the cooldown fetches again.
+    provider.set_down(false);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(verifier.verify(&token, now()).await.is_ok());
+}
+
+#[tokio::test]
+async fn max_age_is_honoured_within_the_configured_bounds() {
+    let provider = Provider::start();
+    let key = ec_key("k");
+    let config = JwksConfig {
+        min_ttl: Duration::from_millis(400),
+        max_ttl: Duration::from_millis(1200),
+        cooldown: Duration::ZERO,
+        ..JwksConfig::default()
+    };
+    // (max-age, first check that must not refetch, check that must)
+    for (path, cache, quiet, due) in [
+        ("/one-second", "max-age=1", 700, 1200),
+        ("/an-hour", "public, max-age=3600", 900, 1400),
+        ("/zero", "max-age=0", 200, 550),
+    ] {
+        provider.serve(path, &jwks(&[&key]), Some(cache));
+        let source = RemoteJwks::new(&provider.url(path), config.clone()).unwrap();
+        source.refresh().await.unwrap();
+        let start = Instant::now();
+        tokio::time::sleep_until((start + Duration::from_millis(quiet)).into()).await;
+        source.keys().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            provider.hits(path),
+            1,
+            "{cache}: refetched before {quiet} ms"
+        );
+        tokio::time::sleep_until((start + Duration::from_millis(due)).into()).await;
+        source.keys().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(provider.hits(path), 2, "{cache}: not refetched by {due} ms");
+    }
+}
+
+#[tokio::test]
+async fn the_background_refresher_fetches_before_expiry_without_traffic() {
+    let provider = Provider::start();
+    let key = ec_key("k");
+    provider.serve(JWKS, &jwks(&[&key]), Some("max-age=1"));
+    let config = JwksConfig {
+        min_ttl: Duration::from_millis(400),
+        cooldown: Duration::from_millis(100),
+        ..JwksConfig::default()
+    };
+    let source = RemoteJwks::connect(&provider.url(JWKS), config)
+        .await
+        .unwrap();
+    // Three quarters of 1 s: the refresh is due at 750 ms, before the set expires.
+    tokio::time::sleep(Duration::from_millis(950)).await;
+    assert_eq!(provider.hits(JWKS), 2);
+    drop(source);
+}
+
+#[tokio::test]
+async fn a_slow_provider_times_out() {
+    let provider = Provider::start();
+    provider.serve(JWKS, &jwks(&[&ec_key("k")]), None);
+    provider.set_delay(Duration::from_secs(2));
+    let config = JwksConfig {
+        timeout: Duration::from_millis(300),
+        ..JwksConfig::default()
+    };
+    let started = Instant::now();
+    let source = RemoteJwks::new(&provider.url(JWKS), config).unwrap();
+    assert_eq!(source.refresh().await.unwrap_err(), JwksError::Timeout);
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert_eq!(source.keys().await.unwrap_err(), JwtError::KeysUnavailable);
+}
+
+// ---------------------------------------------------------------------------------------
+// What a remote set may not contribute.
+
+#[tokio::test]
+async fn encryption_keys_and_small_rsa_keys_are_never_used() {
+    let provider = Provider::start();
+    let good = ec_key("good");
+    let mut enc = ec_key("enc");
+    enc.jwk["use"] = "enc".into();
+    enc.jwk.as_object_mut().unwrap().remove("alg");
+    let mut no_verify = ec_key("wrap");
+    no_verify.jwk.as_object_mut().unwrap().remove("use");
+    no_verify.jwk["key_ops"] = json!(["wrapKey"]);
+    let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
+    let small = rsa_key("small", &rsa::RsaPrivateKey::new(&mut rng, 1024).unwrap());
+    provider.serve(JWKS, &jwks(&[&enc, &small, &no_verify, &good]), None);
+
+    let verifier = JwksVerifier::from_url(&provider.url(JWKS), Rules::new(), quick(60_000))
+        .await
+        .unwrap();
+    let set = verifier.source().keys().await.unwrap();
+    assert_eq!((set.len(), set.skipped()), (1, 3));
+    for refused in [&enc, &small, &no_verify] {
+        let result = verifier.verify(&refused.token(&claims()), now()).await;
+        assert_eq!(
+            jwt_error(result),
+            JwtError::UnknownKey,
+            "{}",
+            refused.jwk["kid"]
+        );
+    }
+    assert!(verifier.verify(&good.token(&claims()), now()).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_published_symmetric_key_refuses_the_whole_document() {
+    let provider = Provider::start();
+    let secret = [0x5A_u8; 32];
+    let oct = json!({"kty": "oct", "k": b64(&secret), "kid": "shared", "alg": "HS256"});
+    let good = ec_key("good");
+    let source = RemoteJwks::new(&provider.url(JWKS), quick(60_000)).unwrap();
+    for document in [
+        json!({"keys": [oct.clone()]}),
+        json!({"keys": [oct, good.jwk.clone()]}),
+    ] {
+        provider.serve(JWKS, &document, None);
+        let error = source.refresh().await.unwrap_err();
+        assert!(
+            matches!(error, JwksError::SymmetricKey | JwksError::Document(_)),
+            "{error:?}"
+        );
+    }
+    let verifier = JwksVerifier::new(source, Rules::new());
+    let forged = sign_with(
+        &SigningKey::Hs256(secret.to_vec()),
+        &json!({"alg": "HS256", "kid": "shared"}),
+        &claims(),
+    );
+    let result = verifier.verify(&forged, now()).await;
+    assert_eq!(jwt_error(result), JwtError::KeysUnavailable);
+}
+
+// ---------------------------------------------------------------------------------------
+// OpenID Connect discovery.
+
+const DISCOVERY: &str = "/.well-known/openid-configuration";
+
+#[tokio::test]
+async fn oidc_discovery_finds_the_jwks_and_pins_the_issuer() {
+    let provider = Provider::start();
+    let key = rsa_2048("rsa-1");
+    let issuer = provider.base();
+    provider.serve(JWKS, &jwks(&[&key]), None);
+    provider.serve(
+        DISCOVERY,
+        &json!({"issuer": issuer, "jwks_uri": provider.url(JWKS), "id_token_signing_alg_values_supported": ["RS256"]}),
+        None,
+    );
+    let verifier =
+        JwksVerifier::from_oidc_issuer(&issuer, Rules::new().audience("chat"), quick(1000))
+            .await
+            .unwrap();
+    assert_eq!(verifier.rules().issuers(), std::slice::from_ref(&issuer));
+    let ok = json!({"iss": issuer, "aud": "chat", "sub": "bob", "exp": now() + 60});
+    let identity = verifier.verify(&key.token(&ok), now()).await.unwrap();
+    assert_eq!((identity.alg(), identity.sub()), ("RS256", Some("bob")));
+    let elsewhere = json!({"iss": "https://evil.example", "aud": "chat", "exp": now() + 60});
+    let result = verifier.verify(&key.token(&elsewhere), now()).await;
+    assert_eq!(jwt_error(result), JwtError::InvalidIssuer);
+}
+
+#[tokio::test]
+async fn oidc_discovery_refuses_a_configuration_for_another_issuer() {
+    let provider = Provider::start();
+    provider.serve(JWKS, &jwks(&[&ec_key("k")]), None);
+    provider.serve(
+        &format!("/tenant{DISCOVERY}"),
+        &json!({"issuer": provider.url("/evil"), "jwks_uri": provider.url(JWKS)}),
+        None,
+    );
+    let issuer = provider.url("/tenant");
+    let error = discover(&issuer, &JwksConfig::default()).await.unwrap_err();
+    assert_eq!(
+        error,
+        JwksError::IssuerMismatch {
+            expected: issuer.clone(),
+            found: provider.url("/evil")
+        }
+    );
+    // A trailing slash is part of the issuer: it must match exactly too.
+    let error = discover(&format!("{issuer}/"), &JwksConfig::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, JwksError::IssuerMismatch { .. }),
+        "{error:?}"
+    );
+    assert!(
+        JwksVerifier::from_oidc_issuer(&issuer, Rules::new(), JwksConfig::default())
+            .await
+            .is_err()
+    );
+    assert_eq!(provider.hits(JWKS), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// An application resolver: a secret per tenant.
+
+#[tokio::test]
+async fn an_async_resolver_picks_a_secret_per_tenant() {
+    let secrets: HashMap<&'static str, [u8; 32]> =
+        HashMap::from([("acme", [0xAC; 32]), ("globex", [0x61; 32])]);
+    let lookups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&lookups);
+    let resolver = resolver_fn(move |request: KeyRequest| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let secret = request
+            .claim("tenant")
+            .and_then(Value::as_str)
+            .and_then(|tenant| secrets.get(tenant).copied());
+        async move {
+            tokio::task::yield_now().await; // a database would be here
+            let secret = secret.ok_or(JwtError::UnknownKey)?;
+            Ok(Key::Hs256(
+                Hs256Secret::new(&secret).map_err(|_| JwtError::UnknownKey)?,
+            ))
+        }
+    });
+    let verifier = ResolverVerifier::new(resolver, Rules::new());
+    let hs = |secret: &[u8], tenant: &str| {
+        sign_with(
+            &SigningKey::Hs256(secret.to_vec()),
+            &json!({"alg": "HS256"}),
+            &json!({"tenant": tenant, "sub": "u1", "exp": now() + 60}),
+        )
+    };
+    let identity = verifier
+        .verify(&hs(&[0xAC; 32], "acme"), now())
+        .await
+        .unwrap();
+    assert_eq!(identity.claim("tenant"), Some(&json!("acme")));
+    // Signed with acme's secret, claiming globex: globex's secret refuses it.
+    let result = verifier.verify(&hs(&[0xAC; 32], "globex"), now()).await;
+    assert_eq!(jwt_error(result), JwtError::InvalidSignature);
+    let result = verifier.verify(&hs(&[0xAC; 32], "initech"), now()).await;
+    assert_eq!(jwt_error(result), JwtError::UnknownKey);
+    // The key decides the algorithm: an ES256-labelled token meets an HMAC key.
+    let es = ec_key("x");
+    let labelled = sign_with(
+        &es.signer,
+        &json!({"alg": "ES256"}),
+        &json!({"tenant": "acme", "exp": now() + 60}),
+    );
+    assert_eq!(
+        jwt_error(verifier.verify(&labelled, now()).await),
+        JwtError::AlgorithmMismatch
+    );
+    // Malformed tokens never reach the resolver.
+    assert_eq!(
+        jwt_error(verifier.verify("a.b", now()).await),
+        JwtError::Malformed
+    );
+    assert_eq!(lookups.load(std::sync::atomic::Ordering::Relaxed), 4);
+}
+
+// ---------------------------------------------------------------------------------------
+// The CLI.
+
+fn verify_cli(args: &[&str], token: &str) -> common::Run {
+    let mut argv = vec!["verify"];
+    argv.extend_from_slice(args);
+    argv.push(token);
+    run(&mut tollgate(&argv), b"")
+}
+
+#[test]
+fn cli_verify_with_a_jwks_url() {
+    let provider = Provider::start();
+    let (ec, rsa) = (ec_key("ec-1"), rsa_2048("rsa-1"));
+    provider.serve(JWKS, &jwks(&[&ec, &rsa]), None);
+    let url = provider.url(JWKS);
+    for key in [&ec, &rsa] {
+        let verdict = verify_cli(&["--jwks-url", &url], &key.token(&claims())).valid();
+        assert_eq!(verdict["kid"], key.jwk["kid"]);
+        assert_eq!(verdict["claims"]["sub"], "alice");
+    }
+    verify_cli(&["--jwks-url", &url], &ec_key("other").token(&claims())).invalid("unknown_key");
+    let expired = json!({"exp": now() - 3600});
+    verify_cli(&["--jwks-url", &url], &ec.token(&expired)).invalid("expired");
+
+    provider.set_down(true);
+    let down = verify_cli(&["--jwks-url", &url], &ec.token(&claims()));
+    down.usage_error();
+    assert!(down.stderr.contains("HTTP 503"), "{down:?}");
+    let insecure = verify_cli(
+        &["--jwks-url", "http://example.com/jwks"],
+        &ec.token(&claims()),
+    );
+    insecure.usage_error();
+    assert!(insecure.stderr.contains("https://"), "{insecure:?}");
+    // Only one key option at a time.
+    let both = verify_cli(&["--jwks-url", &url, "--jwks", "x.json"], "t");
+    assert_eq!(both.code, 2);
+}
+
+#[test]
+fn cli_verify_with_an_oidc_issuer_checks_iss() {
+    let provider = Provider::start();
+    let key = ec_key("ec-1");
+    let issuer = provider.base();
+    provider.serve(JWKS, &jwks(&[&key]), None);
+    provider.serve(
+        DISCOVERY,
+        &json!({"issuer": issuer, "jwks_uri": provider.url(JWKS)}),
+        None,
+    );
+    let ok = json!({"iss": issuer, "exp": now() + 60});
+    verify_cli(&["--oidc-issuer", &issuer], &key.token(&ok)).valid();
+    let other = json!({"iss": "https://elsewhere.example", "exp": now() + 60});
+    verify_cli(&["--oidc-issuer", &issuer], &key.token(&other)).invalid("invalid_issuer");
+    // --iss, when given, is what iss is checked against.
+    verify_cli(
+        &[
+            "--oidc-issuer",
+            &issuer,
+            "--iss",
+            "https://elsewhere.example",
+        ],
+        &key.token(&other),
+    )
+    .valid();
+    let mismatch = verify_cli(
+        &["--oidc-issuer", &provider.url("/nowhere")],
+        &key.token(&ok),
+    );
+    mismatch.usage_error();
+}
+
+// ---------------------------------------------------------------------------------------
+// Node `jose`: tokens signed by it, with the keys it exports as JWKs, served as a JWKS.
+
+fn node() -> String {
+    std::env::var("TOLLGATE_NODE").unwrap_or_else(|_| "node".into())
+}
+
+/// Whether Node and `jose` are installed; missing is a failure under `CI=true`.
+fn jose_available() -> bool {
+    let modules = repo().join("tests/js/node_modules/jose");
+    let node_runs = try_run(Command::new(node()).arg("--version"), b"").is_ok_and(|r| r.code == 0);
+    if modules.is_dir() && node_runs {
+        return true;
+    }
+    let why = format!(
+        "jose interop skipped: {} present: {}, node runs: {node_runs} (run scripts/install-test-deps.sh)",
+        modules.display(),
+        modules.is_dir()
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    eprintln!("{why}");
+    false
+}
+
+fn jose(args: &[&str]) -> String {
+    let mut command = Command::new(node());
+    command.arg(repo().join("tests/js/interop.mjs")).args(args);
+    let out = run(&mut command, b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    out.stdout.trim_end().to_owned()
+}
+
+#[test]
+fn jose_tokens_verify_against_a_jwks_url() {
+    if !jose_available() {
+        return;
+    }
+    let keys = common::keys();
+    let provider = Provider::start();
+    let mut published = Vec::new();
+    let mut tokens = Vec::new();
+    let issuer = "https://issuer.example";
+    for (alg, name, kid) in [("ES256", "ec", "jose-ec"), ("RS256", "rsa", "jose-rsa")] {
+        let jwk = jose(&["jwk", &keys.path(&format!("{name}.pub.pem")), kid, alg]);
+        published.push(serde_json::from_str::<Value>(&jwk).unwrap());
+        let claims = json!({"iss": issuer, "sub": "from-jose", "exp": now() + 600}).to_string();
+        let header = json!({"kid": kid}).to_string();
+        let token = jose(&[
+            "sign",
+            "jose",
+            alg,
+            &keys.path(&format!("{name}.pk8.pem")),
+            &claims,
+            &header,
+        ]);
+        tokens.push((alg, kid, token));
+    }
+    provider.serve(JWKS, &json!({"keys": published}), Some("max-age=300"));
+    let url = provider.url(JWKS);
+    for (alg, kid, token) in &tokens {
+        let verdict = verify_cli(&["--jwks-url", &url, "--iss", issuer], token).valid();
+        assert_eq!(
+            (verdict["alg"].as_str(), verdict["kid"].as_str()),
+            (Some(*alg), Some(*kid))
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let verifier = JwksVerifier::from_url(&url, Rules::new().issuer(issuer), quick(1000))
+            .await
+            .unwrap();
+        for (alg, kid, token) in &tokens {
+            let identity = verifier.verify(token, now()).await.unwrap();
+            assert_eq!(
+                (identity.alg(), identity.kid(), identity.sub()),
+                (*alg, Some(*kid), Some("from-jose"))
+            );
+        }
+    });
+    assert_eq!(provider.hits(JWKS), 1 + tokens.len());
+}
