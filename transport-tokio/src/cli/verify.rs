@@ -17,7 +17,10 @@ use tollgate::jwt::key::Key;
 use tollgate::jwt::token::{KeySource, verify, verify_jws};
 use tollgate::jwt::validate::Validation;
 
-use crate::jwks::{JwksConfig, RemoteJwks, RemoteKeySet, discover};
+use crate::TokenVerifier;
+use crate::jwks::{
+    self, JwksConfig, JwksVerifier, KeysVerifier, RemoteJwks, RemoteKeySet, discover,
+};
 
 use super::keys::{VerifyingKeyArgs, os_bytes, read_key_file, read_secret_env, read_secret_file};
 use super::{EXIT_INVALID, Outcome, UsageError, now_or};
@@ -240,6 +243,49 @@ impl VerifyingKeys {
             _ => None,
         }
     }
+}
+
+/// The server's verifier for these key options: the fixed keys of `--secret-env`,
+/// `--secret-file`, `--key`, `--jwk` or `--jwks`; the `--jwks-url` set, fetched now and
+/// refreshed in the background; or the `--oidc-issuer`'s set, with `iss` pinned to the
+/// issuer unless `rules` names issuers. Runs inside the server's runtime.
+///
+/// # Errors
+/// A [`UsageError`] naming the key source when it cannot be read, discovered or fetched.
+pub async fn token_verifier(
+    args: &VerifyingKeyArgs,
+    rules: jwks::Rules,
+    config: JwksConfig,
+) -> Result<Arc<dyn TokenVerifier>, UsageError> {
+    if let Some(url) = &args.jwks_url {
+        let verifier = JwksVerifier::from_url(url, rules, config)
+            .await
+            .map_err(|e| UsageError::context(format!("cannot fetch the JWK Set {url}"), e))?;
+        return Ok(Arc::new(verifier));
+    }
+    if let Some(issuer) = &args.oidc_issuer {
+        let discovery = discover(issuer, &config)
+            .await
+            .map_err(|e| UsageError::context(format!("OpenID discovery for {issuer}"), e))?;
+        let source = RemoteJwks::connect(&discovery.jwks_uri, config)
+            .await
+            .map_err(|e| {
+                UsageError::context(
+                    format!("cannot fetch the JWK Set {}", discovery.jwks_uri),
+                    e,
+                )
+            })?;
+        let rules = if rules.issuers().is_empty() {
+            rules.only_issuer(discovery.issuer)
+        } else {
+            rules
+        };
+        return Ok(Arc::new(JwksVerifier::new(source, rules)));
+    }
+    Ok(Arc::new(KeysVerifier::new(
+        VerifyingKeys::load(args)?,
+        rules,
+    )))
 }
 
 /// The checks `--iss`, `--aud`, `--typ`, `--require` and `--leeway` ask for.

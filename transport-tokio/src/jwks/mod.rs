@@ -17,9 +17,11 @@
 //! - [`discover`] reads `{issuer}/.well-known/openid-configuration`, insists that its
 //!   `issuer` equals the configured one exactly and returns its `jwks_uri`;
 //!   [`JwksVerifier::from_oidc_issuer`] then also requires `iss` to equal the issuer.
-//! - [`JwksVerifier`] and [`ResolverVerifier`] are the server's
-//!   [`TokenVerifier`](crate::TokenVerifier)s: one over a remote set, one over an
-//!   application's [`AsyncKeyResolver`].
+//! - [`JwksVerifier`], [`ResolverVerifier`] and [`KeysVerifier`] are the server's
+//!   [`TokenVerifier`](crate::TokenVerifier)s: over a remote set, over an application's
+//!   [`AsyncKeyResolver`], and over keys known at start-up (any synchronous
+//!   [`KeyResolver`](tollgate::jwt::KeyResolver)). `tollgate serve` gets the right one for
+//!   its key options from [`cli::token_verifier`](crate::cli::token_verifier).
 //!
 //! Plain `http://` URLs are accepted only for loopback hosts (tests, sidecars); anything
 //! else must be `https://` (rustls with the bundled Mozilla roots).
@@ -57,6 +59,6 @@ pub use oidc::{Discovery, discover};
 pub use remote::{JwksConfig, REMOTE_JWKS_CAPACITY, RemoteJwks, RemoteKeySet};
 pub use rules::Rules;
 pub use verifier::{
-    AsyncKeyResolver, FnResolver, JwksVerifier, KeyRequest, ResolveFuture, ResolverVerifier,
-    resolver_fn, verify_identity,
+    AsyncKeyResolver, FnResolver, JwksVerifier, KeyRequest, KeysVerifier, ResolveFuture,
+    ResolverVerifier, resolver_fn, verify_identity,
 };

@@ -1,13 +1,4 @@
 //! A provider's JWK Set fetched over HTTP(S), cached, refreshed and rotated.
-//!
-//! Three timestamps drive it, all set by the last successful fetch: the set is *fresh*
-//! until `fetched + ttl` (ttl from `Cache-Control: max-age`, clamped), refreshed in the
-//! background from three quarters of the ttl on, and *usable* until
-//! `fresh + max_staleness`; past that, without a newer fetch, tokens are refused with
-//! `keys_unavailable`. Every fetch goes through one lock (single flight), and fetches
-//! triggered by tokens (an unknown `kid`, a set past its freshness) wait for
-//! [`JwksConfig::cooldown`] since the previous attempt, so a flood of bad tokens costs
-//! the provider at most one request per cooldown.
 
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
@@ -22,6 +13,10 @@ use super::error::JwksError;
 
 /// Most usable keys kept from one remote document; providers publish two or three.
 pub const REMOTE_JWKS_CAPACITY: usize = 16;
+
+/// Least time between two scheduled refreshes, whatever the ttl (a `min_ttl` of zero
+/// and `max-age=0` must not make the refresher spin).
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The key set a [`RemoteJwks`] serves (shared, replaced whole on every fetch).
 pub type RemoteKeySet = JwkSet<REMOTE_JWKS_CAPACITY>;
@@ -218,7 +213,16 @@ struct Inner {
 ///
 /// Build it with [`connect`](Self::connect) (first fetch, then the background
 /// refresher) or [`new`](Self::new) (no I/O until [`refresh`](Self::refresh) or the
-/// first token). See the [module documentation](self) for the timing rules.
+/// first token).
+///
+/// Three timestamps drive it, all set by the last successful fetch: the set is *fresh*
+/// until `fetched + ttl` (ttl from `Cache-Control: max-age`, clamped), refreshed in the
+/// background from three quarters of the ttl on, and *usable* until
+/// `fresh + max_staleness`; past that, without a newer fetch, tokens are refused with
+/// `keys_unavailable`. Every fetch goes through one lock (single flight), and fetches
+/// triggered by tokens (an unknown `kid`, a set past its freshness) wait for
+/// [`JwksConfig::cooldown`] since the previous attempt, so a flood of bad tokens costs
+/// the provider at most one request per cooldown.
 #[derive(Debug, Clone)]
 pub struct RemoteJwks {
     inner: Arc<Inner>,
@@ -450,11 +454,11 @@ impl RemoteJwks {
     /// When the refresher should fetch next.
     fn next_refresh(&self) -> Instant {
         let state = self.read();
-        let retry = state
-            .last_attempt
-            .map_or_else(Instant::now, |at| at + self.inner.config.cooldown);
+        let retry = state.last_attempt.map_or_else(Instant::now, |at| {
+            at + self.inner.config.cooldown.max(MIN_REFRESH_INTERVAL)
+        });
         match (&state.keys, &state.last_error) {
-            (Some(_), None) => state.fetched_at + state.ttl * 3 / 4,
+            (Some(_), None) => state.fetched_at + (state.ttl * 3 / 4).max(MIN_REFRESH_INTERVAL),
             _ => retry,
         }
     }

@@ -45,6 +45,37 @@ pub fn verify_identity<K: KeyResolver + ?Sized>(
     ))
 }
 
+/// A [`TokenVerifier`] over keys known at start-up: one [`Key`], a JWK, a JWK Set read
+/// from a file, or any synchronous [`KeyResolver`] (a secret per user held in memory).
+#[derive(Debug, Clone)]
+pub struct KeysVerifier<K> {
+    keys: K,
+    rules: Rules,
+}
+
+impl<K: KeyResolver + Send + Sync + 'static> KeysVerifier<K> {
+    /// Verifies with `keys` under `rules`.
+    #[must_use]
+    pub const fn new(keys: K, rules: Rules) -> Self {
+        Self { keys, rules }
+    }
+
+    /// The keys.
+    #[must_use]
+    pub const fn keys(&self) -> &K {
+        &self.keys
+    }
+}
+
+impl<K: KeyResolver + Send + Sync + 'static> TokenVerifier for KeysVerifier<K> {
+    fn verify<'a>(&'a self, token: &'a str, now: u64) -> VerifyFuture<'a> {
+        let verdict = self
+            .rules
+            .with_validation(|validation| verify_identity(token, &self.keys, validation, now));
+        Box::pin(std::future::ready(verdict))
+    }
+}
+
 /// A [`TokenVerifier`] over a [`RemoteJwks`]: the key is chosen by `kid`/`alg` from the
 /// provider's current set; an unknown `kid` triggers a refetch (within the source's
 /// cooldown), so tokens signed with a freshly rotated key verify without a restart.
