@@ -42,7 +42,7 @@ fn configuration_url(issuer: &str) -> String {
 pub async fn discover(issuer: &str, config: &JwksConfig) -> Result<Discovery, JwksError> {
     checked_url(issuer)?;
     let url = checked_url(&configuration_url(issuer))?;
-    let (_headers, body) = get(&client(config)?, &url, config.max_document_bytes).await?;
+    let (_headers, body) = get(&client(config, &url)?, &url, config.max_document_bytes).await?;
     let document: Document =
         serde_json::from_slice(&body).map_err(|e| JwksError::Discovery(e.to_string()))?;
     if document.issuer != issuer {

@@ -109,22 +109,35 @@ pub(super) fn checked_url(url: &str) -> Result<reqwest::Url, JwksError> {
 fn is_acceptable(url: &reqwest::Url) -> bool {
     match url.scheme() {
         "https" => url.host().is_some(),
-        "http" => url.host_str().is_some_and(|host| {
-            host.eq_ignore_ascii_case("localhost")
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }),
+        "http" => is_loopback(url),
         _ => false,
     }
 }
 
-/// An HTTP client for key documents: the request timeout, at most five redirects and
-/// none that leaves the acceptable schemes (no downgrade to plain HTTP).
-pub(super) fn client(config: &JwksConfig) -> Result<reqwest::Client, JwksError> {
-    reqwest::Client::builder()
+fn is_loopback(url: &reqwest::Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+/// An HTTP client for key documents at `url`: the request timeout, at most five
+/// redirects and none that leaves the acceptable schemes (no downgrade to plain HTTP).
+/// Proxies from the environment apply, except to a loopback `url`.
+pub(super) fn client(
+    config: &JwksConfig,
+    url: &reqwest::Url,
+) -> Result<reqwest::Client, JwksError> {
+    let builder = if is_loopback(url) {
+        reqwest::Client::builder().no_proxy()
+    } else {
+        reqwest::Client::builder()
+    };
+    builder
         .timeout(config.timeout)
         .connect_timeout(config.timeout)
         .redirect(redirect::Policy::custom(|attempt| {
@@ -236,7 +249,7 @@ impl RemoteJwks {
     /// host; [`JwksError::Client`] when TLS cannot be set up.
     pub fn new(url: &str, config: JwksConfig) -> Result<Self, JwksError> {
         let url = checked_url(url)?;
-        let client = client(&config)?;
+        let client = client(&config, &url)?;
         let now = Instant::now();
         Ok(Self {
             inner: Arc::new(Inner {
