@@ -318,7 +318,7 @@ impl RemoteJwks {
     }
 
     /// Starts a task that fetches the set again from three quarters of its freshness
-    /// on, and after a failure once per cooldown. It stops by itself once every clone
+    /// on, and after a failure once per cooldown (never more often than once a second). It stops by itself once every clone
     /// of this source is dropped; aborting the returned handle stops it earlier.
     #[must_use = "dropping the handle detaches the task, which then runs until the source is dropped"]
     pub fn spawn_refresher(&self) -> tokio::task::JoinHandle<()> {
