@@ -10,7 +10,7 @@
 //!  bytes from a socket                                   bytes to a socket
 //!        │                                                      ▲
 //!        ▼                                                      │
-//!  ws::handshake ──► token extraction ──► jwt::verify ──► 101 / 401 / 403 / 426
+//!  ws::handshake ──► token extraction ──► jwt::verify ──► 101 / 401 / 403 / 426 / 503
 //!  (httparse)        (query, Bearer,      (JWS signature        │
 //!                     subprotocol,         + claims checks)     │
 //!                     cookie)                                   │
@@ -26,7 +26,8 @@
 //! The modules:
 //! - [`base64url`]: strict, unpadded, canonical base64url.
 //! - [`jwt`]: compact JWS verification and JWT claim validation (HS256, ES256, RS256),
-//!   keys from raw secrets, PEM/DER and JWK/JWKS.
+//!   keys from raw secrets, PEM/DER and JWK/JWKS, chosen by a
+//!   [`KeyResolver`](jwt::KeyResolver) from the header (and, if it asks, the claims).
 //! - [`ws`]: RFC 6455 handshake (server and client) and frame codec as a state machine.
 //! - [`io`]: the async driver over `embedded-io-async` streams.
 //! - [`auth`]: glue that verifies the token found in a handshake.

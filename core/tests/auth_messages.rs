@@ -5,7 +5,7 @@ use tollgate::auth::message::{MAX_REPLY_LEN, write_authenticated, write_unauthor
 use tollgate::auth::{AuthError, AuthMessageKind, parse_auth_message};
 use tollgate::jwt::JwtError;
 
-const JWT_ERRORS: [JwtError; 18] = [
+const JWT_ERRORS: [JwtError; 19] = [
     JwtError::Malformed,
     JwtError::UnsupportedAlgorithm,
     JwtError::AlgorithmMismatch,
@@ -24,6 +24,7 @@ const JWT_ERRORS: [JwtError; 18] = [
     JwtError::UnknownKey,
     JwtError::BufferTooSmall,
     JwtError::InvalidClaims,
+    JwtError::KeysUnavailable,
 ];
 
 const OTHER_ERRORS: [AuthError; 6] = [

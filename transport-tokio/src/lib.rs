@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod handle;
+pub mod jwks;
 pub mod router;
 pub mod sessions;
 pub mod verify;

@@ -67,7 +67,7 @@
 use core::fmt;
 
 use crate::jwt::claims::Claims;
-use crate::jwt::{self, JwtError, KeySource, Validation, VerifiedToken};
+use crate::jwt::{self, JwtError, KeyResolver, Validation, VerifiedToken};
 use crate::ws::close::CloseCode;
 use crate::ws::handshake::token::DEFAULT_TOKEN_SOURCES;
 use crate::ws::handshake::{HandshakeError, Rejection, Request, TokenSource, extract_token};
@@ -149,10 +149,11 @@ impl AuthError {
     /// The HTTP refusal of an upgrade request: 401 with
     /// `WWW-Authenticate: Bearer error="invalid_token", error_description="<code>"`, a
     /// plain `Bearer` challenge for a missing token, 400 `invalid_request` for
-    /// conflicting tokens.
+    /// conflicting tokens, 503 (no challenge) when the keys are unavailable.
     #[must_use]
     pub const fn rejection(self) -> Rejection {
         match self {
+            Self::Jwt(JwtError::KeysUnavailable) => Rejection::unavailable(self.code()),
             Self::MissingToken => Rejection::from_error(HandshakeError::MissingToken),
             Self::MalformedToken => Rejection::from_error(HandshakeError::MalformedToken),
             Self::TokenTooLarge => Rejection::from_error(HandshakeError::TokenTooLarge),
@@ -163,11 +164,15 @@ impl AuthError {
         }
     }
 
-    /// The close code of a refusal after the upgrade: always 1008 (policy violation),
-    /// with [`code`](Self::code) as the reason.
+    /// The close code of a refusal after the upgrade, with [`code`](Self::code) as the
+    /// reason: 1008 (policy violation), or 1013 (try again later) when the keys are
+    /// unavailable, since the token may be fine.
     #[must_use]
     pub const fn close_code(self) -> CloseCode {
-        CloseCode::POLICY_VIOLATION
+        match self {
+            Self::Jwt(JwtError::KeysUnavailable) => CloseCode::TRY_AGAIN_LATER,
+            _ => CloseCode::POLICY_VIOLATION,
+        }
     }
 
     /// The error of a token found expired after the connection was accepted (close 1008
@@ -205,8 +210,9 @@ impl core::error::Error for AuthError {}
 /// Key source, validation rules, token sources and mode: everything that decides
 /// whether a connection is let in. `const`-constructible for a `static`.
 ///
-/// `K` is a [`KeySource`]: a [`Key`](crate::jwt::Key), a [`Jwk`](crate::jwt::Jwk), or
-/// a reference to a [`JwkSet`](crate::jwt::JwkSet) (cheap to share).
+/// `K` is a [`KeyResolver`]: a [`Key`](crate::jwt::Key), a [`Jwk`](crate::jwt::Jwk), a
+/// reference to a [`JwkSet`](crate::jwt::JwkSet) (cheap to share), or an application's
+/// resolver choosing keys by claims.
 #[derive(Debug, Clone, Copy)]
 pub struct Authenticator<'a, K> {
     keys: K,
@@ -215,7 +221,7 @@ pub struct Authenticator<'a, K> {
     mode: AuthMode,
 }
 
-impl<'a, K: KeySource> Authenticator<'a, K> {
+impl<'a, K: KeyResolver> Authenticator<'a, K> {
     /// Verify with `keys` under `validation`, tokens taken from the
     /// [`DEFAULT_TOKEN_SOURCES`] in [`AuthMode::Handshake`].
     #[must_use]

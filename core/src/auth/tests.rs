@@ -162,6 +162,21 @@ fn rejection_maps_missing_to_plain_bearer_and_jwt_errors_to_invalid_token() {
 }
 
 #[test]
+fn unavailable_keys_answer_503_and_close_1013_not_invalid_token() {
+    let error = AuthError::Jwt(JwtError::KeysUnavailable);
+    assert_eq!(error.code(), "keys_unavailable");
+    let rejection = error.rejection();
+    assert_eq!((rejection.status(), rejection.challenge()), (503, None));
+    let mut out = [0u8; 512];
+    let len = rejection.write(&mut out).unwrap();
+    let text = core::str::from_utf8(&out[..len]).unwrap();
+    assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+    assert!(!text.contains("WWW-Authenticate"));
+    assert!(text.ends_with("\r\n\r\nkeys_unavailable\n"));
+    assert_eq!(error.close_code(), CloseCode::TRY_AGAIN_LATER);
+}
+
+#[test]
 fn every_auth_error_closes_with_1008_and_its_code() {
     let errors = [
         AuthError::MissingToken,

@@ -7,8 +7,8 @@ use crate::base64url as b64;
 use crate::jwt::json::{self, JsonStr, Value};
 use crate::jwt::token::CompactParts;
 use crate::jwt::{
-    self as jwt_mod, Claim, ClaimSet, Claims, Header, Jwk, JwkSet, JwtError, Key, KeySource,
-    Validation,
+    self as jwt_mod, Claim, ClaimSet, Claims, Header, Jwk, JwkSet, JwtError, Key, KeyResolver,
+    KeySource, UnverifiedToken, Validation,
 };
 
 /// Longest token or JSON document examined; longer inputs are cut (libFuzzer's default
@@ -150,7 +150,44 @@ pub fn jwt_verify(keys: &TestKeys, data: &[u8]) {
     check_verify(token, &keys.es, &rules, now);
     check_verify(token, &keys.rs, &rules, now);
     check_verify(token, &keys.set, &rules, now);
+    check_resolver(token, &keys.hs_key, &rules, now);
     mint_and_verify(keys, mode, token, &rules, now);
+}
+
+/// A resolver that reads the unverified claims: `key` for the subject `hs`, none else.
+struct BySubject<'k>(&'k Key);
+
+impl KeyResolver for BySubject<'_> {
+    fn needs_claims(&self) -> bool {
+        true
+    }
+
+    fn resolve(&self, token: &UnverifiedToken<'_>) -> Result<&Key, JwtError> {
+        match token.claims().and_then(Claims::sub) {
+            Some(sub) if sub == "hs" => Ok(self.0),
+            _ => Err(JwtError::UnknownKey),
+        }
+    }
+}
+
+/// A claims-reading resolver accepts only what its key alone accepts, and only for the
+/// subject it names.
+fn check_resolver(token: &[u8], key: &Key, rules: &Validation<'_>, now: u64) {
+    let mut buf = [0u8; MAX_INPUT];
+    let Some(scratch) = buf.get_mut(..token.len()) else {
+        return;
+    };
+    let subject = match jwt_mod::verify(token, &BySubject(key), rules, now, scratch) {
+        Ok(verified) => verified.registered().sub().is_some_and(|sub| sub == "hs"),
+        Err(error) => {
+            assert_ne!(error, JwtError::BufferTooSmall, "token.len() bytes suffice");
+            return;
+        }
+    };
+    assert!(subject, "verified for another subject");
+    let mut buf = [0u8; MAX_INPUT];
+    let scratch = buf.get_mut(..token.len()).unwrap_or_default();
+    assert!(jwt_mod::verify(token, key, rules, now, scratch).is_ok());
 }
 
 /// `verify` against `verify_jws`, the claim rules and a short scratch buffer.

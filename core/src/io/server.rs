@@ -6,7 +6,7 @@ use httparse::Status;
 
 use super::{Error, Read, WebSocket, Write, read_more, write_all};
 use crate::auth::{AuthError, AuthMode, Authenticator};
-use crate::jwt::{Key, KeySource, VerifiedToken};
+use crate::jwt::{Key, KeyResolver, VerifiedToken};
 use crate::ws::conn::{Config, Connection, NoRng};
 use crate::ws::handshake::{
     EMPTY_HEADER, HandshakeError, Rejection, Request, ServerConfig, extract_token,
@@ -131,7 +131,7 @@ impl<'b, 'p, 's, S: Read + Write> Authenticated<'b, 'p, 's, S> {
     ///
     /// # Errors
     /// As [`WebSocket::authenticate_first_message`].
-    pub async fn finish<K: KeySource>(
+    pub async fn finish<K: KeyResolver>(
         self,
         auth: &Authenticator<'_, K>,
         now: u64,
@@ -205,7 +205,7 @@ pub async fn accept<'b, 'p, S: Read + Write>(
 /// # Errors
 /// [`Error::Auth`] when the token was refused (the 401/400, or the 101 and close 1008,
 /// was written; after a close the peer's close was awaited); as [`accept`].
-pub async fn accept_authenticated<'b, 'p, 's, S: Read + Write, K: KeySource>(
+pub async fn accept_authenticated<'b, 'p, 's, S: Read + Write, K: KeyResolver>(
     stream: S,
     options: &ServerOptions<'p>,
     auth: &Authenticator<'p, K>,
@@ -238,7 +238,7 @@ pub async fn accept_authenticated<'b, 'p, 's, S: Read + Write, K: KeySource>(
 
 /// The common path; `gate` is the authenticator and time, `None` to let everyone in.
 /// `scratch` is taken out of its slot only when a token is verified.
-async fn handshake<'b, 'p, 's, S: Read + Write, K: KeySource>(
+async fn handshake<'b, 'p, 's, S: Read + Write, K: KeyResolver>(
     mut stream: S,
     options: &ServerOptions<'_>,
     config: &ServerConfig<'p>,
@@ -332,7 +332,7 @@ fn head_complete(config: &ServerConfig<'_>, received: &[u8]) -> Result<bool, Han
 
 /// Whether the request carries a token at all (it may still be malformed): without one,
 /// first-message authentication follows and the scratch buffer stays with the caller.
-fn has_token<K: KeySource>(
+fn has_token<K: KeyResolver>(
     auth: &Authenticator<'_, K>,
     request: &Request<'_, '_>,
     decode_buf: &mut [u8],
@@ -363,7 +363,7 @@ enum Answer<'s, 'p> {
 }
 
 /// Parses the complete request, checks its token, and writes the answer into `out`.
-fn answer<'s, 'p, K: KeySource>(
+fn answer<'s, 'p, K: KeyResolver>(
     config: &ServerConfig<'p>,
     refusal: Refusal,
     gate: Option<(&Authenticator<'_, K>, u64)>,

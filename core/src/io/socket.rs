@@ -7,7 +7,7 @@ use super::{Error, Read, Write};
 use crate::auth::message::{MAX_REPLY_LEN, write_authenticated, write_unauthorized};
 use crate::auth::{AuthError, AuthMessageKind, Authenticator, parse_auth_message};
 use crate::error::BufferTooSmall;
-use crate::jwt::{KeySource, VerifiedToken};
+use crate::jwt::{KeyResolver, VerifiedToken};
 use crate::ws::close::{CloseCode, CloseFrame};
 use crate::ws::conn::{
     Chunk, Config, Connection, Event, Input, MaskKeys, MessageKind, NoRng, State,
@@ -426,7 +426,7 @@ impl<S: Read + Write, K: MaskKeys> WebSocket<'_, S, K> {
     /// # Errors
     /// [`Error::Auth`] when refused; [`Error::Closed`] when the peer closed first; as
     /// [`recv`](Self::recv).
-    pub async fn authenticate_first_message<'s, A: KeySource>(
+    pub async fn authenticate_first_message<'s, A: KeyResolver>(
         &mut self,
         auth: &Authenticator<'_, A>,
         now: u64,

@@ -48,6 +48,10 @@ pub enum JwtError {
     BufferTooSmall,
     /// The payload could not be deserialized into the caller's claims type.
     InvalidClaims,
+    /// The verification keys cannot be consulted right now (a remote key set could not
+    /// be fetched and no usable copy is cached). Not the token's fault: the client may
+    /// retry later with the same token.
+    KeysUnavailable,
 }
 
 impl JwtError {
@@ -73,6 +77,7 @@ impl JwtError {
             Self::UnknownKey => "unknown_key",
             Self::BufferTooSmall => "buffer_too_small",
             Self::InvalidClaims => "invalid_claims",
+            Self::KeysUnavailable => "keys_unavailable",
         }
     }
 
@@ -98,6 +103,7 @@ impl JwtError {
             Self::UnknownKey => "no key matches the token",
             Self::BufferTooSmall => "scratch buffer too small for the token",
             Self::InvalidClaims => "claims do not match the expected shape",
+            Self::KeysUnavailable => "verification keys are unavailable, try again later",
         }
     }
 }

@@ -9,8 +9,10 @@
 //!
 //! Guarantees:
 //! - **The key decides the algorithm.** A [`KeySource`] picks the key (one [`Key`], a
-//!   [`Jwk`] or a [`JwkSet`]); the header's `alg` must equal that key's algorithm, or the
-//!   token is refused with [`JwtError::AlgorithmMismatch`]. `none` cannot be named.
+//!   [`Jwk`] or a [`JwkSet`]), or more generally a [`KeyResolver`], which may also look
+//!   at the unverified claims (a secret per user); the header's `alg` must equal that
+//!   key's algorithm, or the token is refused with [`JwtError::AlgorithmMismatch`].
+//!   `none` cannot be named.
 //! - **Limits before work.** Tokens longer than the configured maximum (8 KiB by
 //!   default) are refused before anything is decoded.
 //! - **Strict parsing.** The header and payload must each be one JSON object: no
@@ -62,6 +64,7 @@ pub mod json;
 pub mod jwk;
 pub mod jwks;
 pub mod key;
+pub mod resolve;
 pub mod token;
 pub mod validate;
 
@@ -71,5 +74,6 @@ pub use header::Header;
 pub use jwk::Jwk;
 pub use jwks::JwkSet;
 pub use key::{Algorithm, Key};
+pub use resolve::{KeyResolver, UnverifiedToken, decode_unverified};
 pub use token::{KeySource, VerifiedJws, VerifiedToken, verify, verify_jws};
 pub use validate::Validation;

@@ -12,6 +12,7 @@ use super::claims::Claims;
 use super::error::JwtError;
 use super::header::Header;
 use super::key::Key;
+use super::resolve::{KeyResolver, Resolved, resolve};
 use super::validate::Validation;
 use crate::base64url;
 
@@ -24,6 +25,8 @@ const MAX_SIGNATURE_LEN: usize = 512;
 /// ([`JwtError::AlgorithmMismatch`]), so an implementation may ignore `alg` when it has
 /// a single candidate. Implemented for one [`Key`], for a parsed JWK
 /// ([`Jwk`](super::jwk::Jwk)) and for a JWK Set ([`JwkSet`](super::jwks::JwkSet)).
+/// Every `KeySource` is a [`KeyResolver`], the wider trait the verify functions take,
+/// whose implementations may also look at the unverified claims.
 pub trait KeySource {
     /// The key that should verify the token with this header.
     ///
@@ -212,75 +215,69 @@ impl<'s> VerifiedToken<'s> {
 ///
 /// `scratch` receives the decoded header and payload; `token.len()` bytes always
 /// suffice. Of `validation`, only the token length limit and the `typ` rules apply.
+/// `keys` is any [`KeyResolver`]: every [`KeySource`] is one.
 ///
 /// # Errors
 /// [`JwtError::TokenTooLarge`] (checked first, before any decoding),
 /// [`JwtError::Malformed`], [`JwtError::BufferTooSmall`], the header errors of
 /// [`Header::parse`], [`JwtError::InvalidType`], the key-selection errors of
-/// [`KeySource::select`], [`JwtError::AlgorithmMismatch`], [`JwtError::InvalidSignature`].
-pub fn verify_jws<'s, K: KeySource + ?Sized>(
+/// [`KeyResolver::resolve`], [`JwtError::AlgorithmMismatch`], [`JwtError::InvalidSignature`].
+pub fn verify_jws<'s, K: KeyResolver + ?Sized>(
     token: &[u8],
     keys: &K,
     validation: &Validation<'_>,
     scratch: &'s mut [u8],
 ) -> Result<VerifiedJws<'s>, JwtError> {
-    if token.len() > validation.max_token_len_bytes() {
-        return Err(JwtError::TokenTooLarge);
-    }
-    let parts = CompactParts::split(token)?;
-    let header_len = base64url::decoded_len(parts.header.len()).map_err(|_| JwtError::Malformed)?;
-    let payload_len =
-        base64url::decoded_len(parts.payload.len()).map_err(|_| JwtError::Malformed)?;
-    if scratch.len() < header_len + payload_len {
-        return Err(JwtError::BufferTooSmall);
-    }
-    let (header_buf, payload_buf) = scratch
-        .split_at_mut_checked(header_len)
-        .ok_or(JwtError::BufferTooSmall)?;
-    let header_json: &'s [u8] =
-        base64url::decode(parts.header, header_buf).map_err(|_| JwtError::Malformed)?;
-    let header = Header::parse(header_json)?;
-    validation.validate_header(&header)?;
+    let resolved = resolve(token, keys, validation, scratch, false)?;
+    check_signature(&resolved)?;
+    Ok(VerifiedJws {
+        header: resolved.header,
+        payload: resolved.payload,
+    })
+}
 
-    let key = keys.select(&header)?;
-    if key.algorithm() != header.algorithm() {
-        return Err(JwtError::AlgorithmMismatch);
-    }
-    let payload: &'s [u8] =
-        base64url::decode(parts.payload, payload_buf).map_err(|_| JwtError::Malformed)?;
+/// The signature of a resolved token, checked with its key.
+fn check_signature(resolved: &Resolved<'_, '_, '_>) -> Result<(), JwtError> {
     let mut signature = [0u8; MAX_SIGNATURE_LEN];
-    let signature = match base64url::decode(parts.signature, &mut signature) {
+    let signature = match base64url::decode(resolved.parts.signature(), &mut signature) {
         Ok(sig) => sig,
         Err(base64url::DecodeError::BufferTooSmall) => return Err(JwtError::InvalidSignature),
         Err(_) => return Err(JwtError::Malformed),
     };
-    key.verify_signature(parts.signing_input, signature)?;
-    Ok(VerifiedJws { header, payload })
+    resolved
+        .key
+        .verify_signature(resolved.parts.signing_input(), signature)
 }
 
 /// Verifies a JWT: the JWS signature, then the JSON claims against `validation` at time
 /// `now` (Unix seconds).
 ///
 /// `scratch` receives the decoded header and payload; `token.len()` bytes always
-/// suffice. The returned token borrows it.
+/// suffice. The returned token borrows it. `keys` is any [`KeyResolver`]; one that
+/// [needs the claims](KeyResolver::needs_claims) gets them parsed before the signature
+/// check (and they are not parsed twice).
 ///
 /// # Errors
 /// Everything [`verify_jws`] returns, then the errors of [`Claims::parse`] and
 /// [`Validation::validate_claims`].
-pub fn verify<'s, K: KeySource + ?Sized>(
+pub fn verify<'s, K: KeyResolver + ?Sized>(
     token: &[u8],
     keys: &K,
     validation: &Validation<'_>,
     now: u64,
     scratch: &'s mut [u8],
 ) -> Result<VerifiedToken<'s>, JwtError> {
-    let jws = verify_jws(token, keys, validation, scratch)?;
-    let claims = Claims::parse(jws.payload)?;
+    let resolved = resolve(token, keys, validation, scratch, true)?;
+    check_signature(&resolved)?;
+    let claims = match resolved.claims {
+        Some(claims) => claims,
+        None => Claims::parse(resolved.payload)?,
+    };
     validation.validate_claims(&claims, now)?;
     Ok(VerifiedToken {
-        header: jws.header,
+        header: resolved.header,
         claims,
-        payload: jws.payload,
+        payload: resolved.payload,
     })
 }
 

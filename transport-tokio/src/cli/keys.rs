@@ -50,6 +50,23 @@ pub struct VerifyingKeyArgs {
     /// A JWK Set ({"keys":[...]}); the key is chosen by the token's kid and alg.
     #[arg(long, value_name = "FILE")]
     pub jwks: Option<PathBuf>,
+    /// A JWK Set fetched from URL (https://, or http:// to a loopback address); the key
+    /// is chosen by the token's kid and alg. Symmetric keys in it are refused.
+    #[arg(long, value_name = "URL")]
+    pub jwks_url: Option<String>,
+    /// OpenID Connect discovery: the JWK Set named by
+    /// ISSUER/.well-known/openid-configuration, whose issuer must equal ISSUER; iss must
+    /// then equal ISSUER unless --iss says otherwise.
+    #[arg(long, value_name = "ISSUER")]
+    pub oidc_issuer: Option<String>,
+}
+
+impl VerifyingKeyArgs {
+    /// Whether the keys come over the network (`--jwks-url`, `--oidc-issuer`).
+    #[must_use]
+    pub const fn is_remote(&self) -> bool {
+        self.jwks_url.is_some() || self.oidc_issuer.is_some()
+    }
 }
 
 /// Reads a key or secret file, refusing absurd sizes.

@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 
 pub use keys::{SigningKey, SigningKeyArgs, VerifyingKeyArgs};
 pub use token::TokenArgs;
-pub use verify::{VerifyArgs, drop_final_newline};
+pub use verify::{VerifyArgs, VerifyingKeys, drop_final_newline, token_verifier};
 
 const EXIT_INVALID: u8 = 1;
 const EXIT_USAGE: u8 = 2;

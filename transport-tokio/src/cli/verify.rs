@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::io::Read;
+use std::sync::Arc;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use clap::Args;
@@ -15,6 +16,11 @@ use tollgate::jwt::jwks::JwkSet;
 use tollgate::jwt::key::Key;
 use tollgate::jwt::token::{KeySource, verify, verify_jws};
 use tollgate::jwt::validate::Validation;
+
+use crate::TokenVerifier;
+use crate::jwks::{
+    self, JwksConfig, JwksVerifier, KeysVerifier, RemoteJwks, RemoteKeySet, discover,
+};
 
 use super::keys::{VerifyingKeyArgs, os_bytes, read_key_file, read_secret_env, read_secret_file};
 use super::{EXIT_INVALID, Outcome, UsageError, now_or};
@@ -32,10 +38,12 @@ Output (stdout, one JSON object):
 Codes: malformed, unsupported_algorithm, algorithm_mismatch, invalid_signature, expired,
 not_yet_valid, issued_in_future, invalid_issuer, invalid_audience, missing_claim,
 invalid_claim, invalid_type, unsupported_critical_header, token_too_large, unknown_key.
-Usage and key errors: message on stderr, nothing on stdout, exit 2.
+Usage and key errors (including a JWK Set that cannot be fetched): message on stderr,
+nothing on stdout, exit 2.
 
 Examples:
   tollgate verify --jwks jwks.json --iss https://issuer --aud chat \"$TOKEN\"
+  tollgate verify --oidc-issuer https://login.example.com/ --aud chat \"$TOKEN\"
   printf '%s\\n' \"$TOKEN\" | tollgate verify --secret-env SECRET -")]
 pub struct VerifyArgs {
     #[command(flatten)]
@@ -117,6 +125,14 @@ pub enum VerifyingKeys {
     Jwk(Jwk),
     /// A JWK Set: the key is chosen by the token's `kid` and `alg`.
     Set(Box<JwkSet<JWKS_CAPACITY>>),
+    /// A JWK Set fetched from a URL (`--jwks-url`, or `--oidc-issuer` with the issuer it
+    /// was discovered for).
+    Remote {
+        /// The fetched set.
+        keys: Arc<RemoteKeySet>,
+        /// The issuer `iss` must equal, after OpenID Connect discovery.
+        issuer: Option<String>,
+    },
 }
 
 /// Most usable keys read from a `--jwks` file.
@@ -128,6 +144,7 @@ impl KeySource for VerifyingKeys {
             Self::One(key) => key.select(header),
             Self::Jwk(jwk) => jwk.select(header),
             Self::Set(set) => set.select(header),
+            Self::Remote { keys, .. } => keys.select(header),
         }
     }
 }
@@ -175,8 +192,100 @@ impl VerifyingKeys {
             }
             return Ok(Self::Set(Box::new(set)));
         }
+        if args.is_remote() {
+            return Self::fetch(args);
+        }
         Err(UsageError("no verification key given".into()))
     }
+
+    /// Fetches the `--jwks-url` set, or discovers the `--oidc-issuer`'s and fetches it,
+    /// on a small current-thread runtime.
+    fn fetch(args: &VerifyingKeyArgs) -> Result<Self, UsageError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| UsageError::context("cannot start the HTTP runtime", e))?;
+        let config = JwksConfig::default();
+        runtime.block_on(async {
+            let (url, issuer) = match (&args.jwks_url, &args.oidc_issuer) {
+                (Some(url), _) => (url.clone(), None),
+                (None, Some(issuer)) => {
+                    let discovery = discover(issuer, &config).await.map_err(|e| {
+                        UsageError::context(format!("OpenID discovery for {issuer}"), e)
+                    })?;
+                    (discovery.jwks_uri, Some(discovery.issuer))
+                }
+                (None, None) => return Err(UsageError("no verification key given".into())),
+            };
+            let what = || format!("cannot fetch the JWK Set {url}");
+            let source =
+                RemoteJwks::new(&url, config).map_err(|e| UsageError::context(what(), e))?;
+            source
+                .refresh()
+                .await
+                .map_err(|e| UsageError::context(what(), e))?;
+            let keys = source
+                .keys()
+                .await
+                .map_err(|e| UsageError::context(what(), e))?;
+            Ok(Self::Remote { keys, issuer })
+        })
+    }
+
+    /// The issuer `iss` must equal when the keys were found by OpenID Connect discovery.
+    #[must_use]
+    pub fn discovered_issuer(&self) -> Option<&str> {
+        match self {
+            Self::Remote {
+                issuer: Some(issuer),
+                ..
+            } => Some(issuer),
+            _ => None,
+        }
+    }
+}
+
+/// The server's verifier for these key options: the fixed keys of `--secret-env`,
+/// `--secret-file`, `--key`, `--jwk` or `--jwks`; the `--jwks-url` set, fetched now and
+/// refreshed in the background; or the `--oidc-issuer`'s set, with `iss` pinned to the
+/// issuer unless `rules` names issuers. Runs inside the server's runtime.
+///
+/// # Errors
+/// A [`UsageError`] naming the key source when it cannot be read, discovered or fetched.
+pub async fn token_verifier(
+    args: &VerifyingKeyArgs,
+    rules: jwks::Rules,
+    config: JwksConfig,
+) -> Result<Arc<dyn TokenVerifier>, UsageError> {
+    if let Some(url) = &args.jwks_url {
+        let verifier = JwksVerifier::from_url(url, rules, config)
+            .await
+            .map_err(|e| UsageError::context(format!("cannot fetch the JWK Set {url}"), e))?;
+        return Ok(Arc::new(verifier));
+    }
+    if let Some(issuer) = &args.oidc_issuer {
+        let discovery = discover(issuer, &config)
+            .await
+            .map_err(|e| UsageError::context(format!("OpenID discovery for {issuer}"), e))?;
+        let source = RemoteJwks::connect(&discovery.jwks_uri, config)
+            .await
+            .map_err(|e| {
+                UsageError::context(
+                    format!("cannot fetch the JWK Set {}", discovery.jwks_uri),
+                    e,
+                )
+            })?;
+        let rules = if rules.issuers().is_empty() {
+            rules.only_issuer(discovery.issuer)
+        } else {
+            rules
+        };
+        return Ok(Arc::new(JwksVerifier::new(source, rules)));
+    }
+    Ok(Arc::new(KeysVerifier::new(
+        VerifyingKeys::load(args)?,
+        rules,
+    )))
 }
 
 /// The checks `--iss`, `--aud`, `--typ`, `--require` and `--leeway` ask for.
@@ -238,7 +347,12 @@ impl<'a> Rules<'a> {
 pub fn run(args: &VerifyArgs) -> Result<Outcome, UsageError> {
     let keys = VerifyingKeys::load(&args.key)?;
     let token = token_bytes(&args.token)?;
-    let rules = Rules::new(args);
+    let mut rules = Rules::new(args);
+    if let Some(issuer) = keys.discovered_issuer()
+        && rules.issuers.is_empty()
+    {
+        rules.issuers.push(issuer);
+    }
     let validation = rules.validation(args.jws);
     let mut scratch = vec![0u8; token.len()];
     if args.jws {

@@ -2,6 +2,8 @@
 //! keys generated once per test process.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub mod provider;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

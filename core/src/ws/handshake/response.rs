@@ -142,6 +142,18 @@ impl Rejection {
         }
     }
 
+    /// 503 without a challenge, `code` as the body: the token may be fine, but the
+    /// server cannot check it now (its keys are unavailable). A `WWW-Authenticate`
+    /// `invalid_token` here would make clients throw away a good token.
+    #[must_use]
+    pub const fn unavailable(code: &'static str) -> Self {
+        Self {
+            status: 503,
+            challenge: None,
+            body: code,
+        }
+    }
+
     /// The HTTP status code.
     #[must_use]
     pub const fn status(&self) -> u16 {
