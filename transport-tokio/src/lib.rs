@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod handle;
+pub mod server;
 pub mod verify;
 
 pub use handle::{Command, ConnectionHandle, ConnectionId, Identity, Message, SendError};
