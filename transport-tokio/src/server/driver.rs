@@ -255,6 +255,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                     }
                 }
                 _ = ping.tick(), if ping_every.is_some() => {
+                    if pending.is_some() {
+                        // Not reading because the application is behind: the client's
+                        // silence proves nothing.
+                        self.last_seen = Instant::now();
+                    }
                     if let Err(end) = self.heartbeat(ping_every.unwrap_or_default()).await {
                         return end;
                     }

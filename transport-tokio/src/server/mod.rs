@@ -36,6 +36,26 @@
 //! `{"type":"authenticated"}`. These messages are consumed: the application never sees
 //! them.
 //!
+//! **Registering connections.** The server keeps no registry of its own. A handler
+//! registers its connection wherever the application wants it (a sessions registry,
+//! rooms, an event router) with [`AuthenticatedSocket::handle`] and
+//! [`AuthenticatedSocket::identity`], and keeps the registration (a guard that removes
+//! the entry on drop) for as long as it holds the socket:
+//!
+//! ```text
+//! server.serve(move |mut socket| {
+//!     let _entry = sessions.register(socket.handle());   // removed when the handler returns
+//!     async move { while let Some(message) = socket.next().await { … } }
+//! })
+//! ```
+//!
+//! **Refusals and codes.** Tokens are refused per [`ServerConfig::with_refusal`]; a
+//! connection over a cap gets 503 (`too_many_connections`) before the upgrade or close
+//! 1013 after it; a slow handshake is dropped without an answer. On a live connection:
+//! 1008 `expired`, `rate_limited`, `slow_consumer`, `subject_mismatch`; 1009 for a
+//! message over the size limit; 1002/1007 for protocol errors; 1001 `server_shutdown`;
+//! 1011 `internal_error` when a [`serve`](Server::serve) handler fails.
+//!
 //! # Example
 //!
 //! An authenticated echo server:
@@ -200,11 +220,11 @@ impl Server {
     /// A handler error is logged (`tracing::warn!`) and the client gets close 1011
     /// `internal_error`, nothing more. A handler that returns `Ok` drops its socket,
     /// which closes the connection (1000) if it is still open.
-    pub async fn serve<H, F, E>(mut self, handler: H)
+    pub async fn serve<H, F>(mut self, handler: H)
     where
         H: Fn(AuthenticatedSocket) -> F + Send + Sync + 'static,
-        F: Future<Output = Result<(), E>> + Send + 'static,
-        E: fmt::Display + Send + 'static,
+        F: Future + Send + 'static,
+        F::Output: HandlerResult,
     {
         let shutdown = self.shutdown_handle();
         while let Some(socket) = self.accept().await {
@@ -212,8 +232,8 @@ impl Server {
             let span = socket.span().clone();
             let work = handler(socket);
             let task = async move {
-                if let Err(error) = work.await {
-                    tracing::warn!(%error, "handler failed");
+                if let Some(error) = work.await.failure() {
+                    tracing::warn!(error = %error, "handler failed");
                     let _ = handle.close(1011, "internal_error");
                 }
             };
@@ -226,6 +246,26 @@ impl Server {
                 "shutdown grace elapsed with tasks still running"
             );
         }
+    }
+}
+
+/// What a [`Server::serve`] handler may return: `()`, or a `Result<(), E>` whose error
+/// is logged (and answered with close 1011 `internal_error`).
+pub trait HandlerResult: Send + 'static {
+    /// The failure to log, if the handler failed.
+    fn failure(self) -> Option<Box<dyn fmt::Display + Send>>;
+}
+
+impl HandlerResult for () {
+    fn failure(self) -> Option<Box<dyn fmt::Display + Send>> {
+        None
+    }
+}
+
+impl<E: fmt::Display + Send + 'static> HandlerResult for Result<(), E> {
+    fn failure(self) -> Option<Box<dyn fmt::Display + Send>> {
+        self.err()
+            .map(|error| Box::new(error) as Box<dyn fmt::Display + Send>)
     }
 }
 

@@ -203,3 +203,128 @@ impl TokenVerifier for StaticVerifier {
         self.rules.leeway
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tollgate::jwt::alg::hs256::Hs256Secret;
+
+    use super::*;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn secret(byte: u8) -> Hs256Secret {
+        Hs256Secret::new(&[byte; 32]).unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        let mut out = vec![0_u8; bytes.len() * 2 + 4];
+        tollgate::base64url::encode(bytes, &mut out)
+            .unwrap()
+            .to_owned()
+    }
+
+    fn mint(signer: &Hs256Secret, header: &str, claims: &str) -> String {
+        let input = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
+        format!("{input}.{}", b64(&signer.sign(input.as_bytes())))
+    }
+
+    #[test]
+    fn identity_carries_header_and_every_claim() {
+        let verifier = StaticVerifier::new(Key::Hs256(secret(1)));
+        let token = mint(
+            &secret(1),
+            r#"{"alg":"HS256","kid":"k\u0031"}"#,
+            r#"{"sub":"alice","exp":1700000600,"roles":["admin"],"n":{"deep":true}}"#,
+        );
+        let identity = verifier.verify_now(&token, NOW).unwrap();
+        assert_eq!(identity.alg(), "HS256");
+        assert_eq!(identity.kid(), Some("k1"));
+        assert_eq!(identity.sub(), Some("alice"));
+        assert_eq!(identity.exp(), Some(1_700_000_600));
+        assert_eq!(identity.roles("roles"), ["admin"]);
+        assert_eq!(
+            identity.claim("n"),
+            Some(&serde_json::json!({"deep": true}))
+        );
+    }
+
+    #[test]
+    fn claim_rules_are_applied_with_their_stable_codes() {
+        let verifier = StaticVerifier::new(Key::Hs256(secret(1)))
+            .with_issuers(["https://issuer.example"])
+            .with_leeway(0);
+        let signer = secret(1);
+        let wrong_issuer = mint(
+            &signer,
+            r#"{"alg":"HS256"}"#,
+            r#"{"iss":"https://evil.example","exp":1700000600}"#,
+        );
+        let error = verifier.verify_now(&wrong_issuer, NOW).unwrap_err();
+        assert_eq!(error.code(), "invalid_issuer");
+        let expired = mint(
+            &signer,
+            r#"{"alg":"HS256"}"#,
+            r#"{"iss":"https://issuer.example","exp":1700000000}"#,
+        );
+        assert_eq!(
+            verifier.verify_now(&expired, NOW).unwrap_err().code(),
+            "expired"
+        );
+        assert_eq!(verifier.leeway_secs(), 0);
+    }
+
+    #[test]
+    fn forged_signature_is_refused_opaquely() {
+        let verifier = StaticVerifier::new(Key::Hs256(secret(1)));
+        let forged = mint(&secret(2), r#"{"alg":"HS256"}"#, r#"{"exp":1700000600}"#);
+        assert_eq!(
+            verifier.verify_now(&forged, NOW).unwrap_err().code(),
+            "invalid_signature"
+        );
+    }
+
+    #[test]
+    fn jwk_set_selects_the_key_by_kid() {
+        let mut set = JwkSet::<4>::new();
+        set.push(Jwk::new(Key::Hs256(secret(1)), Some("one")).unwrap())
+            .unwrap();
+        set.push(Jwk::new(Key::Hs256(secret(2)), Some("two")).unwrap())
+            .unwrap();
+        let verifier = StaticVerifier::from_jwk_set(set);
+        let token = mint(
+            &secret(2),
+            r#"{"alg":"HS256","kid":"two"}"#,
+            r#"{"exp":1700000600}"#,
+        );
+        assert_eq!(verifier.verify_now(&token, NOW).unwrap().kid(), Some("two"));
+        let unknown = mint(
+            &secret(2),
+            r#"{"alg":"HS256","kid":"three"}"#,
+            r#"{"exp":1700000600}"#,
+        );
+        assert_eq!(
+            verifier.verify_now(&unknown, NOW).unwrap_err().code(),
+            JwtError::UnknownKey.code()
+        );
+    }
+
+    #[test]
+    fn oversized_token_is_refused_before_decoding() {
+        let verifier = StaticVerifier::new(Key::Hs256(secret(1))).with_max_token_len(16);
+        let token = mint(&secret(1), r#"{"alg":"HS256"}"#, r#"{"exp":1700000600}"#);
+        assert_eq!(
+            verifier.verify_now(&token, NOW).unwrap_err(),
+            AuthError::Jwt(JwtError::TokenTooLarge)
+        );
+    }
+
+    #[test]
+    fn fractional_exp_expires_at_the_next_second() {
+        let verifier = StaticVerifier::new(Key::Hs256(secret(1)));
+        let token = mint(&secret(1), r#"{"alg":"HS256"}"#, r#"{"exp":1700000600.25}"#);
+        assert_eq!(
+            verifier.verify_now(&token, NOW).unwrap().exp(),
+            Some(1_700_000_601)
+        );
+    }
+}
