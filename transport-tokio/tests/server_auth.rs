@@ -104,9 +104,11 @@ async fn expired_token_is_refused_with_401_and_the_rfc_6750_challenge() {
 #[tokio::test]
 async fn forged_token_is_refused_and_the_client_sees_the_stable_code() {
     let server = serve(config()).await;
-    let mut forged = token("alice", 60);
-    forged.pop();
-    forged.push('A');
+    let token = token("alice", 60);
+    // Another character inside the signature (not the last, whose low bits must be zero).
+    let at = token.len() - 10;
+    let swap = if &token[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("{}{swap}{}", &token[..at], &token[at + 1..]);
     let request = ClientRequest::new("localhost", "/ws").with_query_token("token", &forged);
     let refused = connect(server.addr, &request).await.unwrap_err();
     let tollgate::io::Error::Response(ResponseError::Rejected(rejected)) = refused else {
@@ -247,4 +249,62 @@ async fn raw_exchange_head(addr: std::net::SocketAddr, request: &str) -> String 
     .await
     .unwrap();
     String::from_utf8_lossy(&head).into_owned()
+}
+
+/// An application verifier: opaque tokens looked up asynchronously.
+struct Lookup {
+    delay: Duration,
+}
+
+impl tollgate_tokio::TokenVerifier for Lookup {
+    fn verify<'a>(&'a self, token: &'a str, _now: u64) -> tollgate_tokio::VerifyFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(self.delay).await;
+            if token == "opaque-token-1" {
+                let claims = serde_json::json!({"sub": "opaque"});
+                let serde_json::Value::Object(claims) = claims else {
+                    unreachable!()
+                };
+                Ok(tollgate_tokio::Identity::new("HS256", None, claims))
+            } else {
+                Err(tollgate::auth::AuthError::Jwt(
+                    tollgate::jwt::JwtError::InvalidSignature,
+                ))
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn application_verifier_decides_who_connects() {
+    let verifier = Lookup {
+        delay: Duration::from_millis(20),
+    };
+    let server = serve(tollgate_tokio::server::ServerConfig::new(verifier)).await;
+    let mut client = connect_query(server.addr, "opaque-token-1").await;
+    client.send_text("whoami").await.unwrap();
+    assert_eq!(next(&mut client).await, Got::Text("opaque 0".into()));
+    let answer = raw_exchange(server.addr, &upgrade_request("/ws?token=other", "")).await;
+    assert!(
+        answer.contains("error_description=\"invalid_signature\""),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn verifier_that_never_answers_is_cut_at_the_handshake_timeout() {
+    let verifier = Lookup {
+        delay: Duration::from_secs(3600),
+    };
+    let config = tollgate_tokio::server::ServerConfig::new(verifier)
+        .with_handshake_timeout(Duration::from_millis(300));
+    let server = serve(config).await;
+    let started = std::time::Instant::now();
+    let answer = raw_exchange(
+        server.addr,
+        &upgrade_request("/ws?token=opaque-token-1", ""),
+    )
+    .await;
+    assert!(answer.is_empty(), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(3));
 }

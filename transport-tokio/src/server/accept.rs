@@ -252,6 +252,7 @@ impl Acceptor {
             .map(TokenFrom::as_source)
             .collect();
         let mut rules = HandshakeConfig::new()
+            .with_max_request_bytes(config.max_request_bytes)
             .with_protocols(&protocols)
             .with_token_sources(&sources);
         if let Some(origins) = &origins {
@@ -340,11 +341,16 @@ impl Acceptor {
             }
             Err(Err(_)) => return Err(AcceptError::Closed),
         };
-        let identity = match self.config.verifier.verify(&token, unix_now()).await {
-            Ok(identity) => identity,
-            Err(error) => {
+        let verify = self.config.verifier.verify(&token, unix_now());
+        let identity = match timeout(self.config.handshake_timeout, verify).await {
+            Ok(Ok(identity)) => identity,
+            Ok(Err(error)) => {
                 driver.refuse(error).await;
                 return Err(AcceptError::Auth(error));
+            }
+            Err(_) => {
+                driver.close(1011, reason::INTERNAL_ERROR).await;
+                return Err(AcceptError::Timeout);
             }
         };
         let Ok(user) = self.user_permit(&identity) else {

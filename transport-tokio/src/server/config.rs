@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tollgate::auth::AuthMode;
 use tollgate::io::Refusal;
-use tollgate::ws::handshake::TokenSource;
 use tollgate::ws::handshake::token::{DEFAULT_PROTOCOL_MARKER, DEFAULT_QUERY_PARAMETER};
+use tollgate::ws::handshake::{ServerConfig as HandshakeConfig, TokenSource};
 
 use crate::verify::TokenVerifier;
 
@@ -106,7 +106,8 @@ impl RateLimit {
 /// | token sources | query `token`, `Authorization: Bearer`, subprotocol `tollgate.bearer` |
 /// | auth mode | [`AuthMode::Handshake`] (token in the upgrade request) |
 /// | refusal | [`Refusal::Http`] (401 + RFC 6750 `WWW-Authenticate`) |
-/// | handshake timeout | 10 s (request head, token verification, TLS) |
+/// | handshake timeout | 10 s (TLS, request head, token verification; also bounds each verification of a first message or refresh) |
+/// | request head | 8 KiB (431 beyond) |
 /// | first-message timeout | 10 s |
 /// | max message size | 1 MiB (bigger: close 1009) |
 /// | connections | unlimited globally and per user |
@@ -158,6 +159,7 @@ pub struct ServerConfig {
     pub(crate) allowed_origins: Option<Vec<String>>,
     pub(crate) protocols: Vec<String>,
     pub(crate) shutdown_grace: Duration,
+    pub(crate) max_request_bytes: usize,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -179,6 +181,7 @@ impl fmt::Debug for ServerConfig {
             .field("allowed_origins", &self.allowed_origins)
             .field("protocols", &self.protocols)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("max_request_bytes", &self.max_request_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -214,6 +217,7 @@ impl ServerConfig {
             allowed_origins: None,
             protocols: Vec::new(),
             shutdown_grace: Duration::from_secs(10),
+            max_request_bytes: HandshakeConfig::DEFAULT_MAX_REQUEST_BYTES,
         }
     }
 
@@ -329,6 +333,14 @@ impl ServerConfig {
         S: Into<String>,
     {
         self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The longest upgrade request head accepted, in bytes (431 beyond; default 8 KiB).
+    /// Raise it for browsers sending large cookies.
+    #[must_use]
+    pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes.max(256);
         self
     }
 

@@ -47,6 +47,8 @@ pub(crate) mod reason {
     pub(crate) const RATE_LIMITED: &str = "rate_limited";
     /// The server is shutting down.
     pub(crate) const SHUTDOWN: &str = "server_shutdown";
+    /// The server failed (a verifier that did not answer in time).
+    pub(crate) const INTERNAL_ERROR: &str = "internal_error";
     /// A connection cap was reached.
     pub(crate) const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
 }
@@ -214,7 +216,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
             }
             let expires = deadline.unwrap_or_else(far_future);
             tokio::select! {
-                biased;
                 () = wiring.shutdown.cancelled() => {
                     return self.policy_close(CloseCode::GOING_AWAY.as_u16(), reason::SHUTDOWN).await;
                 }
@@ -239,10 +240,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                             permit.send(message);
                         }
                     }
-                    Err(_) => return self.close(1000, "").await,
+                    Err(_) => return self.finish_queue(&mut wiring.outgoing).await,
                 },
                 () = wiring.incoming.closed(), if pending.is_none() => {
-                    return self.close(1000, "").await;
+                    return self.finish_queue(&mut wiring.outgoing).await;
                 }
                 read = self.stream.read(self.buf.get_mut(self.end..).unwrap_or_default()), if pending.is_none() => {
                     match read {
@@ -266,6 +267,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 }
             }
         }
+    }
+
+    /// The application dropped its socket: send what it queued before, then close
+    /// (1000, or the close it queued).
+    async fn finish_queue(&mut self, outgoing: &mut mpsc::Receiver<Command>) -> End {
+        while let Ok(command) = outgoing.try_recv() {
+            match command {
+                Command::Send(message) => {
+                    if let Err(end) = self.send_message(&message).await {
+                        return end;
+                    }
+                }
+                Command::Close { code, reason } => return self.app_close(code, &reason).await,
+            }
+        }
+        self.close(1000, "").await
     }
 
     fn leeway(&self) -> u64 {
@@ -311,11 +328,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     /// Verifies an in-band refresh for the same subject; returns the new deadline.
     async fn refresh(&mut self, wiring: &Wiring, token: &str) -> Result<Instant, End> {
         let current = wiring.identity.borrow().sub_arc();
-        let verified = self.config.verifier.verify(token, unix_now()).await;
-        let identity = match verified {
-            Ok(identity) if current.is_some() && identity.sub_arc() == current => identity,
-            Ok(_) => return Err(self.refuse(AuthError::SubjectMismatch).await),
-            Err(error) => return Err(self.refuse(error).await),
+        let verify = self.config.verifier.verify(token, unix_now());
+        let identity = match timeout(self.config.handshake_timeout, verify).await {
+            Ok(Ok(identity)) if current.is_some() && identity.sub_arc() == current => identity,
+            Ok(Ok(_)) => return Err(self.refuse(AuthError::SubjectMismatch).await),
+            Ok(Err(error)) => return Err(self.refuse(error).await),
+            Err(_) => {
+                tracing::warn!("token verification timed out");
+                return Err(self.policy_close(1011, reason::INTERNAL_ERROR).await);
+            }
         };
         tracing::debug!(exp = identity.exp(), "token refreshed");
         let next = expiry(&identity, self.leeway());
