@@ -190,8 +190,12 @@ impl Acceptor {
             .accept_in_span(stream, id, &span)
             .instrument(span.clone())
             .await;
-        if let Err(error) = &result {
-            span.in_scope(|| tracing::debug!(%error, "connection refused"));
+        match &result {
+            Err(AcceptError::Auth(error)) => {
+                span.in_scope(|| tracing::info!(code = error.code(), "authentication refused"));
+            }
+            Err(error) => span.in_scope(|| tracing::debug!(%error, "connection refused")),
+            Ok(_) => {}
         }
         result
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
-use tokio::time::{Instant, MissedTickBehavior, sleep_until, timeout};
+use tokio::time::{Instant, MissedTickBehavior, sleep_until, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tollgate::auth::message::{MAX_REPLY_LEN, write_authenticated, write_unauthorized};
 use tollgate::auth::{AuthError, AuthMessageKind, parse_auth_message};
@@ -161,7 +161,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 }
                 Ok(Some(Incoming::Pong)) => {}
                 Ok(Some(Incoming::Close)) => return Err(Err(self.finish_close().await)),
-                Ok(None) => match timeout(deadline - Instant::now(), self.read_more()).await {
+                Ok(None) => match timeout_at(deadline, self.read_more()).await {
                     Err(_) => return Err(Ok(AuthError::MissingToken)),
                     Ok(Err(end)) => return Err(Err(end)),
                     Ok(Ok(())) => {}

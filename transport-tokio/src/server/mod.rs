@@ -314,18 +314,24 @@ impl Listen {
                     let timeout = acceptor.config().handshake_timeout;
                     match tokio::time::timeout(timeout, tls.acceptor().accept(tcp)).await {
                         Ok(Ok(stream)) => acceptor.accept_from(stream, Some(peer)).await,
-                        Ok(Err(error)) => Err(AcceptError::Io(error)),
-                        Err(_) => Err(AcceptError::Timeout),
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
                     }
                 }
                 None => acceptor.accept_from(tcp, Some(peer)).await,
             };
             #[cfg(not(feature = "tls"))]
             let result = acceptor.accept_from(tcp, Some(peer)).await;
-            match result {
-                // A server dropped meanwhile drops the socket too, which closes it.
-                Ok(socket) => drop(accepted.send(socket).await),
-                Err(error) => tracing::debug!(%peer, %error, "connection not accepted"),
+            // Refusals were answered and logged in the connection's span. A server
+            // dropped meanwhile drops the socket too, which closes it.
+            if let Ok(socket) = result {
+                drop(accepted.send(socket).await);
             }
         }
     }
