@@ -263,3 +263,57 @@ async fn silent_peer_is_dropped_after_ping_interval_plus_timeout() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(ended.lock().unwrap().as_deref(), Some("peer timed out"));
 }
+
+#[tokio::test]
+async fn slow_consumer_that_reads_again_sees_close_1008_slow_consumer() {
+    let handles: Arc<Mutex<Vec<ConnectionHandle>>> = Arc::default();
+    let registry = Arc::clone(&handles);
+    let config = config()
+        .with_outgoing_queue(4)
+        .with_write_timeout(Duration::from_secs(30));
+    let server = serve_with(config, move |mut socket| {
+        registry.lock().unwrap().push(socket.handle());
+        async move {
+            use futures_util::StreamExt;
+            while socket.next().await.is_some() {}
+            Ok(())
+        }
+    })
+    .await;
+    let mut client = connect_query(server.addr, &token("alice", 60)).await;
+    let handle = tokio::time::timeout(STEP, async {
+        loop {
+            if let Some(handle) = handles.lock().unwrap().first() {
+                return handle.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    // The client does not read while the queue fills.
+    let chunk = Message::binary(vec![0_u8; 64 * 1024]);
+    let error = tokio::time::timeout(STEP, async {
+        loop {
+            if let Err(error) = handle.send(chunk.clone()) {
+                return error;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the queue never filled");
+    assert_eq!(error, SendError::Overflowed);
+    // Reading again, the client gets what was written, then the reason.
+    let end = tokio::time::timeout(STEP, async {
+        loop {
+            match next(&mut client).await {
+                Got::Binary(_) => {}
+                other => return other,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(end, Got::Close(1008, "slow_consumer".into()));
+}
