@@ -270,3 +270,25 @@ async fn socket_exposes_identity_protocol_and_id() {
         ))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_clients_each_get_their_own_echo() {
+    let server = serve(config()).await;
+    let addr = server.addr;
+    let clients = (0..64).map(|i| {
+        tokio::spawn(async move {
+            let mut client = connect_query(addr, &token(&format!("user{i}"), 60)).await;
+            for round in 0..5 {
+                round_trip(&mut client, &format!("client {i} round {round}")).await;
+            }
+            client.send_text("whoami").await.unwrap();
+            let Got::Text(whoami) = next(&mut client).await else {
+                panic!("no answer");
+            };
+            assert!(whoami.starts_with(&format!("user{i} ")), "{whoami}");
+        })
+    });
+    for client in clients.collect::<Vec<_>>() {
+        tokio::time::timeout(STEP, client).await.unwrap().unwrap();
+    }
+}
