@@ -248,7 +248,11 @@ impl Identity {
             .get("sub")
             .and_then(serde_json::Value::as_str)
             .map(Arc::from);
-        let exp = claims.get("exp").and_then(serde_json::Value::as_u64);
+        // A fractional NumericDate expires at the next whole second, as in the core.
+        let exp = claims.get("exp").and_then(|exp| {
+            exp.as_u64()
+                .or_else(|| exp.as_f64().filter(|e| *e >= 0.0).map(|e| e.ceil() as u64))
+        });
         Self {
             sub,
             alg,

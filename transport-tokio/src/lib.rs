@@ -1,5 +1,10 @@
 //! tollgate on tokio: authenticated WebSocket servers and the `tollgate` command-line program.
 //!
+//! The [`server`] module is the server library: [`server::Server`] (TCP, optionally
+//! TLS) and [`server::Acceptor`] (any stream) authenticate every upgrade with a
+//! [`TokenVerifier`] and hand the application [`server::AuthenticatedSocket`]s; other
+//! tasks reach a connection through its [`ConnectionHandle`].
+//!
 //! The [`cli`] module is the whole `tollgate` program; `src/bin/tollgate.rs` only calls
 //! [`cli::main`].
 //!
@@ -11,6 +16,7 @@ pub mod cli;
 pub mod handle;
 pub mod jwks;
 pub mod router;
+pub mod server;
 pub mod sessions;
 pub mod verify;
 

@@ -26,4 +26,11 @@ pub trait TokenVerifier: Send + Sync + 'static {
     /// # Errors
     /// The [`AuthError`] whose stable code the client is told.
     fn verify<'a>(&'a self, token: &'a str, now: u64) -> VerifyFuture<'a>;
+
+    /// The clock skew, in seconds, this verifier tolerates on `exp`: a live connection
+    /// is closed with 1008 `expired` at `exp + leeway`, the moment its token would stop
+    /// verifying. Defaults to 0.
+    fn leeway_secs(&self) -> u64 {
+        0
+    }
 }
