@@ -226,3 +226,6 @@ impl<'a, S: Read + Write> Connection<'a, S> {
         Ok(self.expiry_instant())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,7 @@ use core::convert::Infallible;
 use embassy_futures::join::join_array;
 use embassy_net::Stack;
 use embassy_net::tcp::TcpSocket;
-use embassy_time::{Duration, with_timeout};
+use embassy_time::{Duration, Timer, with_timeout};
 use embedded_io_async::Write as _;
 use tollgate::auth::Authenticator;
 use tollgate::io::{self, Authenticated, ServerOptions, Session, Upgraded};
@@ -22,6 +22,9 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a token-less upgrade may wait for its authentication message by default.
 pub const DEFAULT_FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The pause after a failed accept before listening again.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 
 /// The answer while the wall clock is not set: no token can be checked yet.
 const SERVICE_UNAVAILABLE: &[u8] =
@@ -137,8 +140,9 @@ pub trait Handler {
     /// Whatever ended the connection; it is passed on to [`ended`](Self::ended).
     async fn handle(&self, connection: &mut TcpConnection<'_, '_>) -> Result<(), Error>;
 
-    /// Told how every accepted TCP connection ended, refusals included (a refused token
-    /// is [`Error::is_refused`]). Does nothing unless overridden.
+    /// Told how every connection attempt ended: [`Error::Accept`] when listening failed
+    /// (retried after 100 ms), refusals (a refused token [`Error::is_refused`]), timeouts,
+    /// and the handler's own result. Does nothing unless overridden.
     fn ended(&self, result: Result<(), Error>) {
         let _ = result;
     }
@@ -254,7 +258,13 @@ impl<'a, K: KeySource> Server<'a, K> {
     /// Serves one connection at a time on the slot `buffers`, forever.
     pub async fn serve<H: Handler>(&self, mut buffers: Buffers<'_>, handler: &H) -> Infallible {
         loop {
-            handler.ended(self.serve_one(&mut buffers, handler).await);
+            let result = self.serve_one(&mut buffers, handler).await;
+            let not_listening = matches!(result, Err(Error::Accept(_)));
+            handler.ended(result);
+            if not_listening {
+                // An invalid port fails at once, every time: do not spin on it.
+                Timer::after(ACCEPT_RETRY_DELAY).await;
+            }
         }
     }
 
