@@ -59,7 +59,11 @@ struct Echo;
 
 impl Handler for Echo {
     async fn handle(&self, connection: &mut TcpConnection<'_, '_>) -> Result<(), Error> {
-        let subject = connection.token().registered().sub().and_then(|s| s.as_str());
+        let subject = connection
+            .token()
+            .registered()
+            .sub()
+            .and_then(|s| s.as_str());
         info!("connected: {}", subject);
         loop {
             let (message, mut sender) = connection.recv_split().await?;
@@ -114,7 +118,8 @@ async fn sntp(socket: &mut UdpSocket<'_>, server: Ipv4Address) -> bool {
         return false;
     }
     let mut answer = [0_u8; 48];
-    let Ok(Ok((n, _))) = with_timeout(Duration::from_secs(2), socket.recv_from(&mut answer)).await else {
+    let Ok(Ok((n, _))) = with_timeout(Duration::from_secs(2), socket.recv_from(&mut answer)).await
+    else {
         return false;
     };
     let arrived = Instant::now();
@@ -173,6 +178,12 @@ async fn main(spawner: Spawner) {
     }
     spawner.spawn(sntp_task(stack).unwrap());
 
+    spawner.spawn(server_task(stack).unwrap());
+}
+
+/// The WebSocket server: two slots, one future.
+#[embassy_executor::task]
+async fn server_task(stack: Stack<'static>) {
     let key = match Hs256Secret::new(SECRET) {
         Ok(secret) => Key::Hs256(secret),
         Err(error) => defmt::panic!("HS256 secret: {}", error),
