@@ -210,8 +210,9 @@ impl<'a, S: Read + Write> Connection<'a, S> {
         self.socket.into_inner()
     }
 
-    /// The instant of the expiry deadline; a clock that lost its setting cannot vouch
-    /// for the token, so the deadline is then taken as passed.
+    /// The instant of the expiry deadline. A clock that was never set cannot vouch for
+    /// the token (a connection built by hand may have been verified with another time
+    /// source), so the deadline is then taken as passed.
     fn expiry_instant(&self) -> Option<Instant> {
         let deadline = self.deadline?;
         Some(self.clock.instant_at(deadline).unwrap_or(Instant::MIN))

@@ -131,7 +131,7 @@ async fn sntp(socket: &mut UdpSocket<'_>, server: Ipv4Address) -> bool {
     let Some(unix) = seconds.checked_sub(NTP_UNIX_OFFSET) else {
         return false;
     };
-    CLOCK.set_unix_time_ms_at(unix * 1000 + (fraction * 1000 >> 32), arrived);
+    CLOCK.set_unix_time_ms_at(unix * 1000 + ((fraction * 1000) >> 32), arrived);
     info!("SNTP: Unix time {}", unix);
     true
 }
