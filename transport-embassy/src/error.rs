@@ -40,7 +40,8 @@ pub enum Error<E = embassy_net::tcp::Error> {
     /// The wall clock was never set: the server answered 503 without reading the request.
     ClockNotSet,
     /// The upgrade request (or, for a client, the server's answer) did not complete in
-    /// time.
+    /// time. For a server this includes writing its answer: a refusal whose
+    /// acknowledgement never comes (the peer vanished) ends here too.
     HandshakeTimeout,
     /// No authentication message arrived in time after a token-less upgrade; the
     /// connection was closed with 1008 `auth_timeout`.

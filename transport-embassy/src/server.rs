@@ -250,7 +250,8 @@ impl<'a, K: KeySource> Server<'a, K> {
         &self.auth
     }
 
-    /// Serves `N` connections at a time, one per slot, forever.
+    /// Serves `N` connections at a time, one per slot, forever (returns at once only
+    /// for `N = 0`). The slots' futures live inside this one: nothing is spawned.
     pub async fn run<H: Handler, const N: usize>(&self, slots: [Buffers<'_>; N], handler: &H) {
         join_array(slots.map(|buffers| self.serve(buffers, handler))).await;
     }
