@@ -19,6 +19,7 @@ use common::{SECRET, SERVER_ADDRESS, mint, unix_now};
 use embassy_executor::{Executor, Spawner};
 use embassy_net::Stack;
 use embassy_net::tcp::TcpSocket;
+use embassy_time::Timer;
 use getrandom::SysRng;
 use getrandom::rand_core::UnwrapErr;
 use static_cell::StaticCell;
@@ -135,12 +136,14 @@ async fn device(stack: Stack<'static>) {
     }
     tcp.close();
     let _ = tcp.flush().await;
+    // Time for the server to report the refusal.
+    Timer::after_millis(100).await;
     DONE.store(true, Ordering::SeqCst);
 }
 
 #[embassy_executor::task]
 async fn start(spawner: Spawner) {
-    CLOCK.set_unix_time(unix_now());
+    common::set_clock(&CLOCK);
     let (server_stack, device_stack) = common::start(spawner).await;
     spawner.spawn(server(server_stack).unwrap());
     spawner.spawn(device(device_stack).unwrap());

@@ -488,7 +488,7 @@ async fn expiry(stack: Stack<'static>) -> Outcome {
 
 #[embassy_executor::task]
 async fn scenarios(spawner: Spawner, done: mpsc::Sender<Vec<(&'static str, Outcome)>>) {
-    CLOCK.set_unix_time(unix_now());
+    common::set_clock(&CLOCK);
     let (server_stack, client_stack) = common::start(spawner).await;
     start_servers(spawner, server_stack);
     let mut outcomes = Vec::new();

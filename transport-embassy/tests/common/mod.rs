@@ -87,6 +87,12 @@ pub async fn start(spawner: Spawner) -> (Stack<'static>, Stack<'static>) {
     (server, client)
 }
 
+/// Sets `clock` to the host's time, to the millisecond.
+pub fn set_clock(clock: &tollgate_embassy::Clock) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    clock.set_unix_time_ms_at(now.as_millis() as u64, embassy_time::Instant::now());
+}
+
 /// The host's Unix time.
 pub fn unix_now() -> u64 {
     SystemTime::now()
