@@ -178,11 +178,37 @@ impl Key {
             #[cfg(feature = "hs256")]
             Self::Hs256(ref k) => k.verify(signing_input, signature),
             #[cfg(feature = "es256")]
-            Self::Es256(ref k) => k.verify(signing_input, signature),
+            Self::Es256(ref k) => verify_es256(k, signing_input, signature),
             #[cfg(feature = "rs256")]
-            Self::Rs256(ref k) => k.verify(signing_input, signature),
+            Self::Rs256(ref k) => verify_rs256(k, signing_input, signature),
         }
     }
+}
+
+/// ES256 verification in a stack frame of its own.
+///
+/// Inlined into [`Key::verify_signature`], the P-256 and RSA verifications would share
+/// one frame with the HMAC one, and every HS256 verification would reserve theirs
+/// (measured on a Cortex-M4: a 5.4 KB frame under HS256's 1.3 KB path).
+#[cfg(feature = "es256")]
+#[inline(never)]
+fn verify_es256(
+    key: &crate::jwt::alg::es256::Es256PublicKey,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<(), JwtError> {
+    key.verify(signing_input, signature)
+}
+
+/// RS256 verification in a stack frame of its own (see [`verify_es256`]).
+#[cfg(feature = "rs256")]
+#[inline(never)]
+fn verify_rs256(
+    key: &crate::jwt::alg::rs256::Rs256PublicKey,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<(), JwtError> {
+    key.verify(signing_input, signature)
 }
 
 /// Whether `bytes` look like a public key in PEM, DER or JWK form, so that they are
