@@ -1,40 +1,70 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh machine: installs what it needs (rustup target, Node and Python peers,
-# the Autobahn TestSuite), then runs every check. CI (`.ci/run`) calls exactly this.
+# The whole test suite, on a fresh machine: installs what it needs (rustup targets and the nightly
+# components, Node and Python peers, the Autobahn TestSuite, QEMU), then runs every check.
+# CI (`.ci/run`) calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n==== %s (%ss)\n' "$1" "$SECONDS"; }
+mkdir -p target
+TEST_FEATURES="tollgate-tokio/tls"
 
 step "toolchain"
 rustup target add thumbv7em-none-eabihf
 rustup component add clippy rustfmt
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+rustup +nightly component add miri rust-src
+# QEMU for the Cortex-M4 footprint step installs in the background meanwhile.
+apt_log=target/apt-qemu.log
+( command -v qemu-system-arm >/dev/null && command -v arm-none-eabi-size >/dev/null ) || {
+    (apt-get install -y -qq qemu-system-arm binutils-arm-none-eabi ||
+        { apt-get update -qq && apt-get install -y -qq qemu-system-arm binutils-arm-none-eabi; }) >"$apt_log" 2>&1 &
+}
 
 step "peer libraries (npm, pip)"
 bash scripts/install-test-deps.sh
 
 step "format, lints, docs"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+(cd transport-embassy/examples/stm32f7 && cargo fmt -- --check)
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 
-step "core for thumbv7em-none-eabihf (no_std, no heap)"
+step "thumbv7em-none-eabihf: the core (no_std, no heap), tollgate-embassy, the STM32F767 firmware example"
 cargo build -p tollgate --target thumbv7em-none-eabihf --release --locked
 cargo build -p tollgate --target thumbv7em-none-eabihf --release --locked --no-default-features --features es256
+cargo build -p tollgate-embassy --target thumbv7em-none-eabihf --release --locked
+(cd transport-embassy/examples/stm32f7 && cargo build --release --locked)
 
-step "unit, vector, interop tests"
-mkdir -p target
-cargo test --workspace --locked 2>&1 | tee target/test-output.log
+step "unit, vector, interop, server and robustness tests"
+# Every optional server feature on (`--all-features` would also turn on the core's `defmt`, which
+# links only on targets with a defmt logger).
+cargo test --workspace --features "$TEST_FEATURES" --locked 2>&1 | tee target/test-output.log
+
+step "tollgate-embassy host example (two embassy-net stacks in one process)"
+timeout 120 cargo run -p tollgate-embassy --example host --locked
 
 step "Autobahn TestSuite (server and client)"
 bash scripts/autobahn.sh
 
-step "fuzz smoke (every cargo-fuzz target, 15 s each from the committed seeds)"
-bash scripts/fuzz-smoke.sh 15
+step "Cortex-M4 footprint under QEMU (verdicts and regressions checked)"
+wait  # the background QEMU install
+bash scripts/footprint.sh
+
+step "fuzz smoke (every cargo-fuzz target, 10 s each) and Miri (core parsers and codec), side by side"
+# Both are single-threaded once built: build each first, then run them on one core each.
+bash scripts/fuzz-smoke.sh 10 >target/fuzz-smoke.log 2>&1 &
+fuzz_pid=$!
+bash scripts/miri.sh 2>&1 | tee target/miri.log
+fuzz_status=0
+wait "$fuzz_pid" || fuzz_status=$?
+cat target/fuzz-smoke.log
+[ "$fuzz_status" -eq 0 ] || { echo "fuzz smoke failed ($fuzz_status)"; exit 1; }
 
 step "benchmarks, quick mode (every benchmark compiled and run once)"
 cargo bench -p tollgate-benches --locked -- --test
 
 step "done"
-# One closing line for the whole suite, summed over every cargo test binary and doctest run above.
+# One closing line for the whole suite, summed over every cargo test binary and doctest run above
+# (the Miri run re-runs a subset of the core's unit tests and is not counted twice).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f; exit (p == 0 || f != 0) }' \
     target/test-output.log

@@ -61,7 +61,3 @@ pub mod io;
 pub mod jwt;
 pub mod ws;
 
-/// The README's Rust examples, compiled as doctests so they cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -24,3 +24,9 @@ pub use handle::{Command, ConnectionHandle, ConnectionId, Identity, Message, Sen
 pub use router::{ConnectionContext, Dispatch, EventContext, EventError, Router};
 pub use sessions::{Registration, Sessions};
 pub use verify::{TokenVerifier, VerifyFuture};
+
+/// The README's Rust examples, compiled as doctests so they cannot rot (here rather than
+/// in the core, so that examples may use both crates and tokio).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
