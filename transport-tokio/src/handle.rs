@@ -1,4 +1,4 @@
-//! The types shared by the server, the [`Sessions`](crate) registry and the event router:
+//! The types shared by the server, the [`Sessions`](crate::Sessions) registry and the event router:
 //! who a connection belongs to ([`Identity`]), what travels over it ([`Message`]) and how
 //! other tasks reach it ([`ConnectionHandle`]).
 //!
