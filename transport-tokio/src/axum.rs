@@ -61,7 +61,7 @@ const MAX_RESPONSE_HEADERS: usize = 16;
 pub struct WebSocketUpgrade {
     acceptor: Acceptor,
     response: Vec<u8>,
-    next: Upgraded,
+    next: Box<Upgraded>,
     on_upgrade: OnUpgrade,
 }
 

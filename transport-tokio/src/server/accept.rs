@@ -529,7 +529,10 @@ pub(crate) enum Decision {
     Refuse { response: Vec<u8> },
     /// Answer with the 101 `response`, then give the upgraded stream to
     /// [`Acceptor::run_upgraded`].
-    Upgrade { response: Vec<u8>, next: Upgraded },
+    Upgrade {
+        response: Vec<u8>,
+        next: Box<Upgraded>,
+    },
 }
 
 /// What [`Acceptor::run_upgraded`] does with an upgraded stream.
@@ -567,7 +570,7 @@ impl Acceptor {
         match next {
             Ok((response, next)) => Decision::Upgrade {
                 response,
-                next: Upgraded { id, span, next },
+                next: Box::new(Upgraded { id, span, next }),
             },
             Err((response, error)) => {
                 span.in_scope(|| tracing::debug!(%error, "connection refused"));
@@ -689,12 +692,12 @@ impl Acceptor {
     pub(crate) async fn run_upgraded<S>(
         &self,
         stream: S,
-        upgraded: Upgraded,
+        upgraded: Box<Upgraded>,
     ) -> Result<AuthenticatedSocket, AcceptError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let Upgraded { id, span, next } = upgraded;
+        let Upgraded { id, span, next } = *upgraded;
         let work = async {
             let mut driver = Driver::new(stream, Arc::clone(&self.config), &[]);
             match next {
