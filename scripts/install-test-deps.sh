@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the peer JWT libraries the interop tests drive (transport-tokio/tests/cli_interop.rs):
-#   Node: jsonwebtoken and jose, pinned in tests/js/package-lock.json, into tests/js/node_modules
-#   Python: PyJWT (+ cryptography), pinned in tests/python/requirements.txt, into .venv/
+# Installs the peer libraries the interop and real-client tests drive
+# (transport-tokio/tests/{cli,ws}_interop.rs, and tests/tests/*.rs through tests/ws-interop/steps.*):
+#   Node: jsonwebtoken, jose and ws, pinned in tests/js/package-lock.json, into tests/js/node_modules
+#   Python: PyJWT (+ cryptography) and websockets, pinned in tests/python/requirements.txt, into .venv/
 # Needs node >= 20 with npm, and python3 with the venv module. Idempotent; safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

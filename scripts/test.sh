@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n==== %s (%ss)\n' "$1" "$SECONDS"; }
 mkdir -p target
-TEST_FEATURES="tollgate-tokio/tls"
+TEST_FEATURES="tollgate-tokio/tls,tollgate-tokio/axum"
 
 step "toolchain"
 rustup target add thumbv7em-none-eabihf
