@@ -199,7 +199,12 @@ fn run(calibration: &Calibration) -> u32 {
 /// for its panic payloads and inflate the measured `.text`.
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    hprintln!("panic");
+    fail("panic")
+}
+
+/// Ends the run with a failure status.
+pub fn fail(why: &str) -> ! {
+    hprintln!("{}", why);
     debug::exit(debug::EXIT_FAILURE);
     loop {
         cortex_m::asm::wfi();

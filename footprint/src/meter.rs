@@ -173,28 +173,61 @@ impl<R> Measurement<R> {
     }
 }
 
-/// Calls `op` in a frame of its own, below the stack pointer [`measure`] records (were
-/// it inlined into `measure`, its locals would sit above that mark and go uncounted).
+/// Calls `op` in a frame of its own, below the stack pointer [`measure_dyn`] records
+/// (were it inlined there, its locals would sit above that mark and go uncounted).
 #[inline(never)]
-fn run<R>(op: impl FnOnce() -> R) -> R {
+fn run(op: &mut dyn FnMut()) {
     op()
 }
 
+/// What [`measure_dyn`] measured, before the result is attached.
+struct Figures {
+    instructions: u64,
+    stack: usize,
+    depth: usize,
+    overflowed: bool,
+}
+
 /// Runs `op` once on a freshly painted stack and measures it.
+///
+/// Not generic, so the firmware holds one copy of the measuring code however many
+/// operations it measures: a copy per operation would be harness code that the
+/// baseline build does not have, counted as the core's.
 #[inline(never)]
-pub fn measure<R>(calibration: &Calibration, op: impl FnOnce() -> R) -> Measurement<R> {
+fn measure_dyn(calibration: &Calibration, op: &mut dyn FnMut()) -> Figures {
     let base = cortex_m::register::msp::read() as usize;
     paint(base);
     let start = now();
-    let result = run(op);
+    run(op);
     let end = now();
     let deepest = deepest(base);
-    Measurement {
-        result,
+    Figures {
         instructions: calibration
             .instructions((end - start).saturating_sub(calibration.overhead_ticks)),
         stack: base - deepest,
         depth: stack_top() - deepest,
         overflowed: deepest <= stack_bottom(),
+    }
+}
+
+/// Runs `op` once on a freshly painted stack and measures it.
+pub fn measure<R>(calibration: &Calibration, op: impl FnOnce() -> R) -> Measurement<R> {
+    let mut op = Some(op);
+    let mut result = None;
+    let figures = measure_dyn(calibration, &mut || {
+        if let Some(op) = op.take() {
+            result = Some(op());
+        }
+    });
+    // `measure_dyn` calls the closure exactly once.
+    let Some(result) = result else {
+        crate::fail("operation not run")
+    };
+    Measurement {
+        result,
+        instructions: figures.instructions,
+        stack: figures.stack,
+        depth: figures.depth,
+        overflowed: figures.overflowed,
     }
 }

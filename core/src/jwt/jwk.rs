@@ -34,9 +34,9 @@ const MIN_OCT_LEN: usize = 32;
 /// Longest accepted `oct` secret.
 #[cfg(feature = "hs256")]
 const MAX_OCT_LEN: usize = 256;
-/// A 4096-bit modulus, plus one leading zero byte some encoders add.
+/// The largest supported modulus, plus one leading zero byte some encoders add.
 #[cfg(feature = "rs256")]
-const MAX_MODULUS_LEN: usize = 513;
+const MAX_MODULUS_LEN: usize = crate::jwt::alg::rs256::MAX_MODULUS_LEN + 1;
 /// Longest RSA public exponent passed on to the key constructor.
 #[cfg(feature = "rs256")]
 const MAX_EXPONENT_LEN: usize = 16;

@@ -16,8 +16,12 @@ use super::resolve::{KeyResolver, Resolved, resolve};
 use super::validate::Validation;
 use crate::base64url;
 
-/// Longest raw signature accepted: an RSA-4096 signature is 512 bytes.
-const MAX_SIGNATURE_LEN: usize = 512;
+/// Longest raw signature accepted: an RSA signature for the largest supported modulus
+/// (256 to 512 bytes, see the `rs256-*` features), else an ES256 one.
+#[cfg(feature = "rs256")]
+const MAX_SIGNATURE_LEN: usize = crate::jwt::alg::rs256::MAX_MODULUS_LEN;
+#[cfg(not(feature = "rs256"))]
+const MAX_SIGNATURE_LEN: usize = 64;
 
 /// Chooses the verification key for a token from its header.
 ///

@@ -1,14 +1,26 @@
 //! RS256: RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3), without a heap.
 //!
 //! Verification computes `s^e mod n` on fixed-width `crypto-bigint` Montgomery integers of
-//! the smallest width that holds the modulus (2048, 3072 or 4096 bits), builds the one
+//! the smallest width that holds the modulus, builds the one
 //! valid EMSA-PKCS1-v1_5 encoding of the message (RFC 8017 §9.2) in a stack buffer and
 //! compares the whole block in constant time. The decrypted block is never parsed, so
 //! the classic padding-parser forgeries (Bleichenbacher 2006, BERserk) have nothing to
 //! bite on.
+//!
+//! # Key sizes
+//!
+//! 2048-bit moduli are always supported. The features `rs256-3072` and `rs256-4096` (both
+//! default) add 3072- and 4096-bit arithmetic, and with it moduli up to that size; every
+//! width is its own copy of the big-integer code (about 6 KB of Cortex-M4 code each), so
+//! a device that only meets 2048-bit keys can leave them out. A key above
+//! [`MAX_MODULUS_BITS`] is refused with [`KeyError::UnsupportedKeySize`] when it is built.
 
+#[cfg(feature = "rs256-3072")]
+use crypto_bigint::U3072;
+#[cfg(feature = "rs256-4096")]
+use crypto_bigint::U4096;
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-use crypto_bigint::{MontyForm, MontyMultiplier, Odd, U2048, U3072, U4096, Uint};
+use crypto_bigint::{MontyForm, MontyMultiplier, Odd, U2048, Uint};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -16,15 +28,23 @@ use crate::jwt::error::{JwtError, KeyError};
 
 /// Smallest supported modulus, in bits.
 pub const MIN_MODULUS_BITS: u32 = 2048;
-/// Largest supported modulus, in bits.
-pub const MAX_MODULUS_BITS: u32 = 4096;
+/// Largest supported modulus, in bits: 4096 with the `rs256-4096` feature, else 3072
+/// with `rs256-3072`, else 2048.
+pub const MAX_MODULUS_BITS: u32 = if cfg!(feature = "rs256-4096") {
+    4096
+} else if cfg!(feature = "rs256-3072") {
+    3072
+} else {
+    2048
+};
 /// Largest supported public exponent, in bits.
 ///
 /// Every exponent in use (3, 65537) is far below; the bound keeps the exponentiation's
 /// cost fixed (at most 64 squarings and 64 multiplications) and `e` in a machine word.
 pub const MAX_EXPONENT_BITS: u32 = 64;
 
-const MAX_MODULUS_LEN: usize = (MAX_MODULUS_BITS / 8) as usize;
+/// Longest modulus, and so longest signature, in bytes.
+pub(crate) const MAX_MODULUS_LEN: usize = (MAX_MODULUS_BITS / 8) as usize;
 
 /// `DigestInfo` DER prefix for SHA-256 (RFC 8017 §9.2, note 1), parameters NULL.
 const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
@@ -40,11 +60,13 @@ const ENCODED_TAIL_LEN: usize = 1 + SHA256_DIGEST_INFO_PREFIX.len() + 32;
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Modulus {
     Bits2048(Odd<U2048>),
+    #[cfg(feature = "rs256-3072")]
     Bits3072(Odd<U3072>),
+    #[cfg(feature = "rs256-4096")]
     Bits4096(Odd<U4096>),
 }
 
-/// An RSA public key (2048 to 4096 bits) for RS256.
+/// An RSA public key (2048 to [`MAX_MODULUS_BITS`] bits) for RS256.
 ///
 /// Holds the modulus and exponent only; Montgomery parameters are derived per
 /// verification. That keeps a key at about 530 bytes instead of about 1.6 KB (a key set
@@ -64,7 +86,7 @@ impl Rs256PublicKey {
     /// The exponent must be odd, at least 3 and at most [`MAX_EXPONENT_BITS`] bits long.
     ///
     /// # Errors
-    /// [`KeyError::UnsupportedKeySize`] for moduli under 2048 or over 4096 bits or an
+    /// [`KeyError::UnsupportedKeySize`] for moduli under 2048 or over [`MAX_MODULUS_BITS`] bits or an
     /// exponent over 64 bits, [`KeyError::InvalidKey`] for an even modulus or an exponent
     /// that is even or below 3.
     pub fn from_components(n: &[u8], e: &[u8]) -> Result<Self, KeyError> {
@@ -77,12 +99,13 @@ impl Rs256PublicKey {
         if has_roca_fingerprint(n) {
             return Err(KeyError::InvalidKey);
         }
-        let modulus = if bits <= U2048::BITS {
-            Modulus::Bits2048(odd_from_be(n)?)
-        } else if bits <= U3072::BITS {
-            Modulus::Bits3072(odd_from_be(n)?)
-        } else {
-            Modulus::Bits4096(odd_from_be(n)?)
+        let modulus = match bits {
+            ..=2048 => Modulus::Bits2048(odd_from_be(n)?),
+            #[cfg(feature = "rs256-3072")]
+            ..=3072 => Modulus::Bits3072(odd_from_be(n)?),
+            #[cfg(feature = "rs256-4096")]
+            ..=4096 => Modulus::Bits4096(odd_from_be(n)?),
+            _ => return Err(KeyError::UnsupportedKeySize),
         };
         Ok(Self {
             modulus,
@@ -96,7 +119,9 @@ impl Rs256PublicKey {
     pub fn modulus_bits(&self) -> u32 {
         match &self.modulus {
             Modulus::Bits2048(n) => n.as_ref().bits_vartime(),
+            #[cfg(feature = "rs256-3072")]
             Modulus::Bits3072(n) => n.as_ref().bits_vartime(),
+            #[cfg(feature = "rs256-4096")]
             Modulus::Bits4096(n) => n.as_ref().bits_vartime(),
         }
     }
@@ -117,15 +142,13 @@ impl Rs256PublicKey {
         if signature.len() != self.modulus_len {
             return Err(JwtError::InvalidSignature);
         }
-        let mut expected = [0u8; MAX_MODULUS_LEN];
-        let expected = expected
-            .get_mut(..self.modulus_len)
-            .ok_or(JwtError::InvalidSignature)?;
-        encode_pkcs1v15_sha256(&Sha256::digest(message).into(), expected)?;
+        let hash = Sha256::digest(message).into();
         match &self.modulus {
-            Modulus::Bits2048(n) => check_signature(n, self.exponent, signature, expected),
-            Modulus::Bits3072(n) => check_signature(n, self.exponent, signature, expected),
-            Modulus::Bits4096(n) => check_signature(n, self.exponent, signature, expected),
+            Modulus::Bits2048(n) => check_signature(n, self.exponent, signature, &hash),
+            #[cfg(feature = "rs256-3072")]
+            Modulus::Bits3072(n) => check_signature(n, self.exponent, signature, &hash),
+            #[cfg(feature = "rs256-4096")]
+            Modulus::Bits4096(n) => check_signature(n, self.exponent, signature, &hash),
         }
     }
 }
@@ -205,26 +228,46 @@ fn encode_pkcs1v15_sha256(hash: &[u8; 32], em: &mut [u8]) -> Result<(), JwtError
     Ok(())
 }
 
-/// RSAVP1 (`m = s^e mod n`, RFC 8017 §5.2.2) and a constant-time comparison of `m`,
-/// as `k` big-endian bytes, with `expected`.
+/// Checks `signature` (exactly `k` bytes, the modulus length) against the SHA-256
+/// `hash` of the message with the key `(n, exponent)`.
 ///
 /// Never inlined: inlined into `verify`, the three widths' Montgomery forms would share
-/// one stack frame, and a 2048-bit verification would reserve the 4096-bit one.
+/// one stack frame, and a 2048-bit verification would reserve the 4096-bit one. The
+/// parameters are computed here, in a frame that holds little else, because their
+/// computation is the deepest point of a verification; the signature, the result and
+/// the expected encoding live in [`signature_matches`], called afterwards.
 #[inline(never)]
 fn check_signature<const LIMBS: usize>(
     n: &Odd<Uint<LIMBS>>,
     exponent: u64,
     signature: &[u8],
-    expected: &[u8],
+    hash: &[u8; 32],
+) -> Result<(), JwtError> {
+    signature_matches(&montgomery_params(n), exponent, signature, hash)
+}
+
+/// RSAVP1 (`m = s^e mod n`, RFC 8017 §5.2.2) and a constant-time comparison of `m`, as
+/// `k` big-endian bytes, with the EMSA-PKCS1-v1_5 encoding of `hash`.
+#[inline(never)]
+fn signature_matches<const LIMBS: usize>(
+    params: &FixedMontyParams<LIMBS>,
+    exponent: u64,
+    signature: &[u8],
+    hash: &[u8; 32],
 ) -> Result<(), JwtError> {
     if signature.len() > Uint::<LIMBS>::BYTES {
         return Err(JwtError::InvalidSignature);
     }
     let s = Uint::<LIMBS>::from_be_slice_truncated(signature, Uint::<LIMBS>::BITS);
-    if s >= *n.as_ref() {
+    if s >= *params.modulus().as_ref() {
         return Err(JwtError::InvalidSignature);
     }
-    let m = pow_public(&s, exponent, &montgomery_params(n)).to_be_bytes();
+    let mut expected = [0u8; MAX_MODULUS_LEN];
+    let expected = expected
+        .get_mut(..signature.len())
+        .ok_or(JwtError::InvalidSignature)?;
+    encode_pkcs1v15_sha256(hash, expected)?;
+    let m = pow_public(&s, exponent, params).to_be_bytes();
     // m < n < 2^(8k), so the bytes above the k-byte window are zero; comparing them too
     // costs nothing and leaves no unchecked byte.
     let (high, low) = m
@@ -395,15 +438,15 @@ mod tests {
     }
 
     #[test]
-    fn modulus_outside_2048_to_4096_bits_is_unsupported() {
+    fn modulus_outside_2048_to_max_bits_is_unsupported() {
         let mut small = [0xffu8; 256];
         small[0] = 0x7f; // 2047 bits
         assert_eq!(
             Rs256PublicKey::from_components(&small, &[1, 0, 1]),
             Err(KeyError::UnsupportedKeySize)
         );
-        let mut large = [0xffu8; 513];
-        large[0] = 0x01; // 4097 bits
+        let mut large = std::vec![0xffu8; MAX_MODULUS_LEN + 1];
+        large[0] = 0x01; // MAX_MODULUS_BITS + 1 bits
         assert_eq!(
             Rs256PublicKey::from_components(&large, &[1, 0, 1]),
             Err(KeyError::UnsupportedKeySize)
@@ -415,18 +458,49 @@ mod tests {
         let mut padded_2048 = std::vec![0u8; 3];
         padded_2048.extend_from_slice(&[0xff; 256]);
         assert!(Rs256PublicKey::from_components(&padded_2048, &[3]).is_ok());
-        assert!(Rs256PublicKey::from_components(&[0xff; 512], &[3]).is_ok());
+        let largest = Rs256PublicKey::from_components(&[0xff; MAX_MODULUS_LEN], &[3]).unwrap();
+        assert_eq!(largest.modulus_bits(), MAX_MODULUS_BITS);
+    }
+
+    #[test]
+    fn max_modulus_bits_follows_the_width_features() {
+        let expected = match (cfg!(feature = "rs256-3072"), cfg!(feature = "rs256-4096")) {
+            (_, true) => 4096,
+            (true, false) => 3072,
+            (false, false) => 2048,
+        };
+        assert_eq!(MAX_MODULUS_BITS, expected);
+        for bits in [2056, 3072, 3080, 4096] {
+            let n = std::vec![0xffu8; bits / 8];
+            let key = Rs256PublicKey::from_components(&n, &[1, 0, 1]);
+            if bits <= MAX_MODULUS_BITS as usize {
+                assert_eq!(key.unwrap().modulus_bits() as usize, bits);
+            } else {
+                assert_eq!(key, Err(KeyError::UnsupportedKeySize), "{bits} bits");
+            }
+        }
     }
 
     #[test]
     fn width_is_the_smallest_that_fits() {
         let key = Rs256PublicKey::from_components(&[0xff; 256], &[3]).unwrap();
         assert!(matches!(key.modulus, Modulus::Bits2048(_)));
-        let key = Rs256PublicKey::from_components(&[0xff; 257], &[3]).unwrap();
-        assert!(matches!(key.modulus, Modulus::Bits3072(_)));
-        assert_eq!(key.modulus_bits(), 2056);
-        let key = Rs256PublicKey::from_components(&[0xff; 385], &[3]).unwrap();
-        assert!(matches!(key.modulus, Modulus::Bits4096(_)));
+        #[cfg(feature = "rs256-3072")]
+        {
+            let key = Rs256PublicKey::from_components(&[0xff; 257], &[3]).unwrap();
+            assert!(matches!(key.modulus, Modulus::Bits3072(_)));
+            assert_eq!(key.modulus_bits(), 2056);
+        }
+        #[cfg(all(feature = "rs256-4096", not(feature = "rs256-3072")))]
+        {
+            let key = Rs256PublicKey::from_components(&[0xff; 257], &[3]).unwrap();
+            assert!(matches!(key.modulus, Modulus::Bits4096(_)));
+        }
+        #[cfg(feature = "rs256-4096")]
+        {
+            let key = Rs256PublicKey::from_components(&[0xff; 385], &[3]).unwrap();
+            assert!(matches!(key.modulus, Modulus::Bits4096(_)));
+        }
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub(crate) fn parse_object<'a>(
     let mut parser = Parser::new(text, 0);
     parser.skip_ws();
     parser.expect(b'{')?;
-    parser.object_members::<TOP_KEY_CACHE>(1, &mut on_member)?;
+    let mut cache = KeyCache::<TOP_KEY_CACHE>::new();
+    parser.object_members(1, cache.tracker(), &mut on_member)?;
     parser.skip_ws();
     if parser.pos == doc.len() {
         Ok(text)
@@ -105,35 +106,53 @@ struct Span {
     escaped: bool,
 }
 
-/// Remembers the member names of one object to detect duplicates.
+/// Stack storage for the first `N` member names of one object (see [`KeyTracker`]).
 ///
-/// A Bloom filter of name fingerprints answers the common question (a new name) with
-/// one bit test; only on a hit are the first `N` names compared (fingerprint, then
-/// text) and the members beyond them re-read from the (already validated) text.
-struct KeyTracker<const N: usize> {
-    seen: u128,
-    cached: [Span; N],
+/// Only the storage is generic: the tracker and the object parser work on slices of
+/// it, so they exist once in the binary whatever the cache sizes.
+struct KeyCache<const N: usize> {
+    spans: [Span; N],
     fingerprints: [u32; N],
-    count: usize,
-    /// Where the first member beyond the cache starts (re-read on a filter hit).
-    overflow_from: usize,
 }
 
-impl<const N: usize> KeyTracker<N> {
+impl<const N: usize> KeyCache<N> {
     const fn new() -> Self {
         Self {
-            seen: 0,
-            cached: [Span {
+            spans: [Span {
                 start: 0,
                 end: 0,
                 escaped: false,
             }; N],
             fingerprints: [0; N],
+        }
+    }
+
+    fn tracker(&mut self) -> KeyTracker<'_> {
+        KeyTracker {
+            seen: 0,
+            cached: &mut self.spans,
+            fingerprints: &mut self.fingerprints,
             count: 0,
             overflow_from: 0,
         }
     }
+}
 
+/// Remembers the member names of one object to detect duplicates.
+///
+/// A Bloom filter of name fingerprints answers the common question (a new name) with
+/// one bit test; only on a hit are the cached names compared (fingerprint, then text)
+/// and the members beyond them re-read from the (already validated) text.
+struct KeyTracker<'c> {
+    seen: u128,
+    cached: &'c mut [Span],
+    fingerprints: &'c mut [u32],
+    count: usize,
+    /// Where the first member beyond the cache starts (re-read on a filter hit).
+    overflow_from: usize,
+}
+
+impl KeyTracker<'_> {
     /// Records `name` (at `key`), whose member begins (opening quote) at
     /// `member_start`; fails on a duplicate or on too many members.
     #[inline]
@@ -156,7 +175,7 @@ impl<const N: usize> KeyTracker<N> {
         ) {
             *slot = key;
             *slot_print = print;
-        } else if self.count == N {
+        } else if self.count == self.cached.len() {
             self.overflow_from = member_start;
         }
         self.count += 1;
@@ -181,7 +200,7 @@ impl<const N: usize> KeyTracker<N> {
                 return Err(JsonError);
             }
         }
-        if self.count <= N {
+        if self.count <= self.cached.len() {
             return Ok(());
         }
         let mut rescan = Parser::new(parser.text, self.overflow_from);
@@ -304,7 +323,8 @@ impl<'a> Parser<'a> {
                 }
                 let start = self.pos;
                 self.pos += 1;
-                self.object_members::<NESTED_KEY_CACHE>(depth + 1, &mut |_, _| {})?;
+                let mut cache = KeyCache::<NESTED_KEY_CACHE>::new();
+                self.object_members(depth + 1, cache.tracker(), &mut |_, _| {})?;
                 Ok(Value::Object(JsonObject {
                     raw: self.raw_from(start)?,
                 }))
@@ -444,12 +464,12 @@ impl<'a> Parser<'a> {
     }
 
     /// Parses members after the opening brace through the closing brace.
-    fn object_members<const N: usize>(
+    fn object_members(
         &mut self,
         depth: usize,
+        mut keys: KeyTracker<'_>,
         on_member: &mut dyn FnMut(JsonStr<'a>, Value<'a>),
     ) -> Result<(), JsonError> {
-        let mut keys = KeyTracker::<N>::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
