@@ -12,6 +12,8 @@
 //! by user and by room (per-user delivery, room broadcasts, kicking), and [`router`] is an
 //! optional dispatcher of JSON `{"event", "data"}` messages to async, role-guarded handlers.
 
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod cli;
 pub mod handle;
 pub mod jwks;

@@ -92,7 +92,7 @@ use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-mod accept;
+pub(crate) mod accept;
 mod config;
 mod driver;
 mod limits;
