@@ -92,6 +92,24 @@ pub struct ServeArgs {
     /// Allowed Origin header value (repeatable; default: any).
     #[arg(long, env = "TOLLGATE_ALLOWED_ORIGIN", value_delimiter = ',')]
     pub allowed_origin: Vec<String>,
+    /// TLS certificate chain (PEM) for `https://` and `wss://`; needs --tls-key.
+    #[cfg(feature = "tls")]
+    #[arg(
+        long,
+        env = "TOLLGATE_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// TLS private key (PEM) matching --tls-cert.
+    #[cfg(feature = "tls")]
+    #[arg(
+        long,
+        env = "TOLLGATE_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Echo every data message back instead of running the chat (conformance, benchmarks).
     #[arg(long, env = "TOLLGATE_ECHO")]
     pub echo: bool,
@@ -242,7 +260,15 @@ async fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     let local = listener
         .local_addr()
         .map_err(|e| UsageError::context("local address", e))?;
-    print_banner(local, &state)?;
+    #[cfg(feature = "tls")]
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let tls = crate::server::TlsConfig::from_pem_files(cert, key)
+            .map_err(|e| UsageError::context("cannot load the TLS certificate or key", e))?;
+        print_banner(local, "https", &state)?;
+        serve_tls(listener, tls, app, &acceptor).await;
+        return Ok(());
+    }
+    print_banner(local, "http", &state)?;
 
     let shutdown = acceptor.shutdown_handle();
     axum::serve(listener, app)
@@ -257,16 +283,61 @@ async fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     Ok(())
 }
 
-fn print_banner(local: SocketAddr, state: &AppState) -> Result<(), UsageError> {
+/// Serves `app` over TLS until Ctrl-C or SIGTERM (axum's own `serve` speaks plain TCP only).
+#[cfg(feature = "tls")]
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: crate::server::TlsConfig,
+    app: axum::Router,
+    acceptor: &Acceptor,
+) {
+    let shutdown = acceptor.shutdown_handle();
+    let stop = termination();
+    tokio::pin!(stop);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let tls = tls.acceptor().clone();
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let stream = match tls.accept(tcp).await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+            };
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .with_upgrades();
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "HTTP connection failed");
+            }
+        });
+    }
+    tracing::info!("shutting down");
+    shutdown.shutdown_and_wait(Duration::from_secs(5)).await;
+}
+
+fn print_banner(local: SocketAddr, scheme: &str, state: &AppState) -> Result<(), UsageError> {
     let mode = if state.echo { "echo" } else { "chat" };
-    println!("tollgate serve ({mode}) listening on http://{local}");
+    println!("tollgate serve ({mode}) listening on {scheme}://{local}");
     if let Some(SigningKey::Hs256(secret)) = state.dev_key.as_deref() {
         let shown: String = String::from_utf8_lossy(secret).chars().take(4).collect();
         println!("development mode: random HS256 secret {shown}… (POST /login issues tokens)");
         let token = mint(state, "dev", "admin", DEV_TOKEN_SECS)?;
         println!("token (sub dev, role admin, 1 h): {token}");
-        println!("demo page: http://{local}/");
-        println!("connect:   ws://{local}/ws?token={token}");
+        let ws = if scheme == "https" { "wss" } else { "ws" };
+        println!("demo page: {scheme}://{local}/");
+        println!("connect:   {ws}://{local}/ws?token={token}");
     }
     Ok(())
 }
