@@ -73,7 +73,7 @@ pub struct ServeArgs {
         value_parser = ["query", "header", "subprotocol", "cookie"],
     )]
     pub token_from: Vec<String>,
-    /// Authenticate with the first message (`{"type":"auth","token":…}`) within SECS
+    /// Authenticate with the first message (`{"type":"authenticate","token":…}`) within SECS
     /// seconds instead of during the upgrade.
     #[arg(long, env = "TOLLGATE_FIRST_MESSAGE", value_name = "SECS")]
     pub first_message: Option<u64>,
