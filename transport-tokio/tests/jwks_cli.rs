@@ -183,7 +183,7 @@ fn key_args(args: &[&str]) -> tollgate_tokio::cli::VerifyingKeyArgs {
         .command
     {
         tollgate_tokio::cli::Command::Verify(verify) => verify.key,
-        tollgate_tokio::cli::Command::Token(_) => unreachable!(),
+        _ => unreachable!(),
     }
 }
 

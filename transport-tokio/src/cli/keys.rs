@@ -31,9 +31,10 @@ pub struct SigningKeyArgs {
     pub key: Option<PathBuf>,
 }
 
-/// Where `tollgate verify` finds its verification key.
+/// Where `tollgate verify` and `tollgate serve` find their verification key (at most one
+/// option; `verify` requires one).
 #[derive(Debug, Clone, Args)]
-#[group(required = true, multiple = false)]
+#[group(multiple = false)]
 pub struct VerifyingKeyArgs {
     /// HS256: read the secret from environment variable VAR (its exact bytes).
     #[arg(long, value_name = "VAR")]

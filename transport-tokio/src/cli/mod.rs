@@ -1,4 +1,5 @@
-//! The `tollgate` command-line program: `tollgate token` and `tollgate verify`.
+//! The `tollgate` command-line program: `tollgate token`, `tollgate verify` and (feature
+//! `axum`, on by default) `tollgate serve`.
 //!
 //! Exit codes are part of the interface (DESIGN §4): 0 when the command succeeded (a token
 //! was printed, or the token verified), 1 when `verify` rejected the token, and 2 for usage
@@ -7,6 +8,8 @@
 //! never mistakes a broken invocation for a verdict about the token.
 
 mod keys;
+#[cfg(feature = "axum")]
+mod serve;
 mod token;
 mod verify;
 
@@ -18,6 +21,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use keys::{SigningKey, SigningKeyArgs, VerifyingKeyArgs};
+#[cfg(feature = "axum")]
+pub use serve::ServeArgs;
 pub use token::TokenArgs;
 pub use verify::{VerifyArgs, VerifyingKeys, drop_final_newline, token_verifier};
 
@@ -49,6 +54,9 @@ pub enum Command {
     Token(TokenArgs),
     /// Verify a JWT (or, with --jws, only a JWS signature) and print the verdict as JSON.
     Verify(VerifyArgs),
+    /// Run the authenticated WebSocket server (development mode without key options).
+    #[cfg(feature = "axum")]
+    Serve(ServeArgs),
 }
 
 /// A usage or key error: reported on stderr with exit status 2.
@@ -98,6 +106,8 @@ where
     let result = match cli.command {
         Command::Token(args) => token::run(&args),
         Command::Verify(args) => verify::run(&args),
+        #[cfg(feature = "axum")]
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(outcome) => {

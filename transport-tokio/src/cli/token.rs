@@ -172,7 +172,7 @@ mod tests {
         argv.extend_from_slice(args);
         match crate::cli::Cli::try_parse_from(argv).unwrap().command {
             crate::cli::Command::Token(args) => args,
-            crate::cli::Command::Verify(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 

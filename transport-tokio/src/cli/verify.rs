@@ -45,6 +45,8 @@ Examples:
   tollgate verify --jwks jwks.json --iss https://issuer --aud chat \"$TOKEN\"
   tollgate verify --oidc-issuer https://login.example.com/ --aud chat \"$TOKEN\"
   printf '%s\\n' \"$TOKEN\" | tollgate verify --secret-env SECRET -")]
+// `verify` needs a key; `serve` runs in development mode without one.
+#[command(group = clap::ArgGroup::new("verifying_key").required(true).args(KEY_OPTIONS))]
 pub struct VerifyArgs {
     #[command(flatten)]
     /// The verification key.
@@ -288,6 +290,17 @@ pub async fn token_verifier(
     )))
 }
 
+/// The key options of [`VerifyingKeyArgs`], by argument id.
+const KEY_OPTIONS: [&str; 7] = [
+    "secret_env",
+    "secret_file",
+    "key",
+    "jwk",
+    "jwks",
+    "jwks_url",
+    "oidc_issuer",
+];
+
 /// The checks `--iss`, `--aud`, `--typ`, `--require` and `--leeway` ask for.
 struct Rules<'a> {
     issuers: Vec<&'a str>,
@@ -405,7 +418,7 @@ mod tests {
         argv.push("t");
         match crate::cli::Cli::try_parse_from(argv).unwrap().command {
             crate::cli::Command::Verify(args) => args,
-            crate::cli::Command::Token(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 
