@@ -60,4 +60,3 @@ pub mod fuzzing;
 pub mod io;
 pub mod jwt;
 pub mod ws;
-
