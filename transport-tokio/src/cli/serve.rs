@@ -15,6 +15,7 @@ use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt as _;
 use base64ct::Encoding as _;
 use clap::Args;
 use futures_util::StreamExt;
@@ -271,6 +272,12 @@ async fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     print_banner(local, "http", &state)?;
 
     let shutdown = acceptor.shutdown_handle();
+    // Small WebSocket frames go out at once, not after the client's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             termination().await;
