@@ -55,7 +55,14 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
 
     echo(&mut criterion, &runtime, &servers, "echo_32B", 32, 1000);
-    echo(&mut criterion, &runtime, &servers, "echo_16KiB", 16 * 1024, 100);
+    echo(
+        &mut criterion,
+        &runtime,
+        &servers,
+        "echo_16KiB",
+        16 * 1024,
+        100,
+    );
     setup(&mut criterion, &runtime, &servers);
     let idle = if quick {
         IDLE_CONNECTIONS.1
@@ -63,7 +70,11 @@ fn main() {
         IDLE_CONNECTIONS.0
     };
     // Each idle connection takes a descriptor here and one in the server.
-    let idle = idle.min(usize::try_from(files).unwrap_or(usize::MAX).saturating_sub(100));
+    let idle = idle.min(
+        usize::try_from(files)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(100),
+    );
     memory(&runtime, &servers, idle);
     criterion.final_summary();
 }
@@ -162,7 +173,11 @@ impl Servers {
                 tollgate_command(&binary, "--key", &public),
                 format!("/ws?token={es256}"),
             ),
-            tungstenite: Server::spawn("tokio-tungstenite", peer_command("tungstenite"), "/".into()),
+            tungstenite: Server::spawn(
+                "tokio-tungstenite",
+                peer_command("tungstenite"),
+                "/".into(),
+            ),
             fastwebsockets: Server::spawn(
                 "fastwebsockets",
                 peer_command("fastwebsockets"),
@@ -185,17 +200,24 @@ fn tollgate_binary() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let status = Command::new(cargo)
         .current_dir(root)
-        .args(["build", "--release", "--quiet", "-p", "tollgate-tokio", "--bin"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "tollgate-tokio",
+            "--bin",
+        ])
         .arg("tollgate")
         .status()
         .expect("run cargo build");
-    assert!(status.success(), "cargo build of the tollgate binary failed");
+    assert!(
+        status.success(),
+        "cargo build of the tollgate binary failed"
+    );
     // This benchmark runs as <target>/release/deps/e2e-<hash>.
     let exe = std::env::current_exe().expect("benchmark path");
-    let release = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/release");
+    let release = exe.parent().and_then(Path::parent).expect("target/release");
     release.join("tollgate")
 }
 
@@ -281,7 +303,10 @@ fn expected_echo(frames: &[u8]) -> Vec<u8> {
     let mut rest = frames;
     while let [first, second, tail @ ..] = rest {
         let (len, tail) = match second & 0x7f {
-            126 => (usize::from(u16::from_be_bytes([tail[0], tail[1]])), &tail[2..]),
+            126 => (
+                usize::from(u16::from_be_bytes([tail[0], tail[1]])),
+                &tail[2..],
+            ),
             127 => unreachable!("no frame over 64 KiB here"),
             len => (usize::from(len), tail),
         };
@@ -385,7 +410,8 @@ fn setup(c: &mut Criterion, runtime: &Runtime, servers: &Servers) {
                     let start = Instant::now();
                     let mut tasks = tokio::task::JoinSet::new();
                     for task in 0..SETUP_CONCURRENCY {
-                        let share = iters / SETUP_CONCURRENCY + u64::from(task < iters % SETUP_CONCURRENCY);
+                        let share =
+                            iters / SETUP_CONCURRENCY + u64::from(task < iters % SETUP_CONCURRENCY);
                         let target = Arc::clone(&target);
                         let addr = server.addr;
                         tasks.spawn(async move {

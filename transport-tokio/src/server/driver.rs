@@ -39,6 +39,9 @@ const CLOSE_WAIT: Duration = Duration::from_secs(3);
 /// Payloads up to this size are copied after their header into one write.
 const COALESCE: usize = 16 * 1024;
 
+/// Queued messages are gathered into one write up to about this many bytes.
+const WRITE_BATCH: usize = 64 * 1024;
+
 /// The stable reasons the server closes with.
 pub(crate) mod reason {
     /// The outgoing queue overflowed.
@@ -98,9 +101,12 @@ pub(crate) struct Wiring {
 pub(crate) struct Driver<S> {
     stream: S,
     conn: Connection,
+    /// Received bytes; `start..` are not consumed yet. Its allocation is given back while
+    /// the connection waits with nothing buffered (see [`poll_fill`](Self::poll_fill)).
     buf: Vec<u8>,
     start: usize,
-    end: usize,
+    /// The read buffer's size when allocated.
+    buf_len: usize,
     message: Vec<u8>,
     out: Vec<u8>,
     config: Arc<ServerConfig>,
@@ -114,10 +120,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         let buf_len = (READ_CHUNK + MAX_HEADER_LEN)
             .max(pipelined.len())
             .max(MAX_CONTROL_FRAME_LEN);
-        let mut buf = vec![0; buf_len];
-        buf.get_mut(..pipelined.len())
-            .unwrap_or_default()
-            .copy_from_slice(pipelined);
         let limit = config.max_message_size as u64;
         let conn_config = Config::DEFAULT
             .with_read_buffer_len(buf_len)
@@ -126,11 +128,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         Self {
             stream,
             conn: Connection::server(conn_config),
-            buf,
+            buf: pipelined.to_vec(),
             start: 0,
-            end: pipelined.len(),
+            buf_len,
             message: Vec::new(),
-            out: Vec::with_capacity(MAX_CONTROL_FRAME_LEN),
+            out: Vec::new(),
             bucket: config.rate_limit.map(TokenBucket::new),
             config,
             last_seen: Instant::now(),
@@ -205,14 +207,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         ping.reset();
         let mut pending: Option<Message> = None;
         loop {
-            if pending.is_none() {
+            // Hand the application every message already buffered before waiting.
+            while pending.is_none() {
                 match self.pump(wiring, &mut deadline).await {
-                    Ok(message) => pending = message,
+                    Ok(None) => break,
+                    Ok(Some(message)) => match wiring.incoming.try_send(message) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(message)) => pending = Some(message),
+                        Err(mpsc::error::TrySendError::Closed(_)) => {
+                            return self.finish_queue(&mut wiring.outgoing).await;
+                        }
+                    },
                     Err(end) => return end,
                 }
-            }
-            if let Err(end) = self.make_room() {
-                return end;
             }
             let expires = deadline.unwrap_or_else(far_future);
             tokio::select! {
@@ -227,8 +234,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 }
                 command = wiring.outgoing.recv() => match command {
                     Some(Command::Send(message)) => {
-                        if let Err(end) = self.send_message(&message).await {
-                            return end;
+                        match self.send_queued(message, &mut wiring.outgoing).await {
+                            Ok(None) => {}
+                            Ok(Some((code, reason))) => return self.app_close(code, &reason).await,
+                            Err(end) => return end,
                         }
                     }
                     Some(Command::Close { code, reason }) => return self.app_close(code, &reason).await,
@@ -245,14 +254,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 () = wiring.incoming.closed(), if pending.is_none() => {
                     return self.finish_queue(&mut wiring.outgoing).await;
                 }
-                read = self.stream.read(self.buf.get_mut(self.end..).unwrap_or_default()), if pending.is_none() => {
+                read = std::future::poll_fn(|cx| self.poll_fill(cx)), if pending.is_none() => {
                     match read {
-                        Ok(0) => return End::Io(io::ErrorKind::UnexpectedEof.into()),
-                        Ok(n) => {
-                            self.end += n;
-                            self.last_seen = Instant::now();
-                        }
-                        Err(error) => return End::Io(error),
+                        Ok(()) => self.last_seen = Instant::now(),
+                        Err(end) => return end,
                     }
                 }
                 _ = ping.tick(), if ping_every.is_some() => {
@@ -348,7 +353,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     /// One step of the state machine over the buffered bytes.
     fn next_event(&mut self) -> Result<Option<Incoming>, ProtocolError> {
         loop {
-            let input = self.buf.get_mut(self.start..self.end).unwrap_or_default();
+            let input = self.buf.get_mut(self.start..).unwrap_or_default();
             let step = self.conn.handle_input(input)?;
             let consumed = step.consumed;
             let event = match step.event {
@@ -378,9 +383,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 Some(Event::Close(_)) => Some(Incoming::Close),
             };
             self.start += consumed;
-            if self.start == self.end {
+            if self.start >= self.buf.len() {
                 self.start = 0;
-                self.end = 0;
+                self.buf.clear();
             }
             if event.is_some() || consumed == 0 {
                 return Ok(event);
@@ -388,35 +393,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         }
     }
 
-    /// Makes room in the read buffer for the next read.
+    /// Makes room in the read buffer for the next read, allocating it if it was given
+    /// back.
     fn make_room(&mut self) -> Result<(), End> {
-        if self.end < self.buf.len() {
+        if self.buf.len() < self.buf.capacity() {
             return Ok(());
         }
         if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
+            self.buf.drain(..self.start);
             self.start = 0;
-            return Ok(());
         }
-        // The state machine consumes any full buffer (frames larger than it are
-        // streamed); should that ever fail, drop the connection rather than spin.
-        Err(End::Io(io::Error::other("read buffer full")))
+        if self.buf.len() >= self.buf_len {
+            // The state machine consumes any full buffer (frames larger than it are
+            // streamed); should that ever fail, drop the connection rather than spin.
+            return Err(End::Io(io::Error::other("read buffer full")));
+        }
+        self.buf.reserve_exact(self.buf_len - self.buf.len());
+        Ok(())
+    }
+
+    /// One read into the read buffer. An idle connection (nothing buffered, nothing
+    /// arriving) gives its read and write buffers back while it waits: thousands of
+    /// idle connections then cost no buffer memory, and a busy one keeps them.
+    fn poll_fill(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), End>> {
+        use std::task::Poll;
+        if let Err(end) = self.make_room() {
+            return Poll::Ready(Err(end));
+        }
+        match tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut self.stream), cx, &mut self.buf)
+        {
+            Poll::Ready(Ok(0)) => Poll::Ready(Err(End::Io(io::ErrorKind::UnexpectedEof.into()))),
+            Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(error)) => Poll::Ready(Err(End::Io(error))),
+            Poll::Pending => {
+                if self.buf.is_empty() {
+                    self.buf = Vec::new();
+                    self.out = Vec::new();
+                }
+                Poll::Pending
+            }
+        }
     }
 
     /// Reads more bytes (outside the main loop: first message, closing).
     async fn read_more(&mut self) -> Result<(), End> {
-        self.make_room()?;
-        let free = self.buf.get_mut(self.end..).unwrap_or_default();
-        match self.stream.read(free).await {
-            Ok(0) => Err(End::Io(io::ErrorKind::UnexpectedEof.into())),
-            Ok(n) => {
-                self.end += n;
-                self.last_seen = Instant::now();
-                Ok(())
-            }
-            Err(error) => Err(End::Io(error)),
-        }
+        std::future::poll_fn(|cx| self.poll_fill(cx)).await?;
+        self.last_seen = Instant::now();
+        Ok(())
     }
 
     async fn heartbeat(&mut self, interval: Duration) -> Result<(), End> {
@@ -440,21 +463,77 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
 
     async fn send_frame(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), End> {
         self.out.clear();
-        self.out.resize(MAX_HEADER_LEN, 0);
+        self.append_frame(kind, payload).await?;
+        self.write_pending().await
+    }
+
+    /// Sends `first` and the messages queued behind it, gathered into few writes; a
+    /// close queued among them ends the batch and is returned.
+    async fn send_queued(
+        &mut self,
+        first: Message,
+        outgoing: &mut mpsc::Receiver<Command>,
+    ) -> Result<Option<(u16, Arc<str>)>, End> {
+        self.out.clear();
+        let mut next = Some(first);
+        let mut budget = self.config.outgoing_queue;
+        while let Some(message) = next.take() {
+            let (kind, payload) = match &message {
+                Message::Text(text) => (MessageKind::Text, text.as_bytes()),
+                Message::Binary(data) => (MessageKind::Binary, &data[..]),
+            };
+            self.append_frame(kind, payload).await?;
+            if self.out.len() >= WRITE_BATCH {
+                self.write_pending().await?;
+            }
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                break;
+            }
+            match outgoing.try_recv() {
+                Ok(Command::Send(message)) => next = Some(message),
+                Ok(Command::Close { code, reason }) => {
+                    self.write_pending().await?;
+                    return Ok(Some((code, reason)));
+                }
+                Err(_) => {}
+            }
+        }
+        self.write_pending().await?;
+        Ok(None)
+    }
+
+    /// Appends one frame to the output; a payload too large to copy is written at once,
+    /// after what was gathered before it.
+    async fn append_frame(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), End> {
+        let at = self.out.len();
+        self.out.resize(at + MAX_HEADER_LEN, 0);
+        let header_out = self.out.get_mut(at..).unwrap_or_default();
         let header = self
             .conn
-            .encode_frame_header(kind, true, payload.len() as u64, &mut self.out);
+            .encode_frame_header(kind, true, payload.len() as u64, header_out);
         let Ok((header_len, _)) = header else {
             // Closing or closed: nothing more is sent.
+            self.out.truncate(at);
             return Ok(());
         };
-        self.out.truncate(header_len);
+        self.out.truncate(at + header_len);
         if payload.len() <= COALESCE {
             self.out.extend_from_slice(payload);
-            return self.write_out().await;
+            return Ok(());
+        }
+        self.write_pending().await?;
+        self.write(payload).await
+    }
+
+    /// Writes the gathered output, if any, and empties it.
+    async fn write_pending(&mut self) -> Result<(), End> {
+        if self.out.is_empty() {
+            return Ok(());
         }
         self.write_out().await?;
-        self.write(payload).await
+        self.out.clear();
+        Ok(())
     }
 
     async fn write_out(&mut self) -> Result<(), End> {
