@@ -47,6 +47,7 @@ use ::axum::http::request::Parts;
 use ::axum::http::{Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::server::accept::{Decision, Upgraded};
@@ -125,7 +126,20 @@ impl WebSocketUpgrade {
                     return;
                 }
             };
-            match acceptor.run_upgraded(TokioIo::new(upgraded), next).await {
+            // A plain TCP connection (`axum::serve`) is driven directly, without hyper's
+            // boxed I/O in between; the bytes hyper read past the request come along.
+            let accepted = match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => {
+                    let tcp = parts.io.into_inner();
+                    acceptor.run_upgraded(tcp, &parts.read_buf, next).await
+                }
+                Err(upgraded) => {
+                    acceptor
+                        .run_upgraded(TokioIo::new(upgraded), &[], next)
+                        .await
+                }
+            };
+            match accepted {
                 Ok(socket) => {
                     let span = socket.span().clone();
                     callback(socket).instrument(span).await;

@@ -30,7 +30,7 @@ use crate::handle::{ConnectionHandle, ConnectionId, Identity, Overflow};
 const MAX_REQUEST_HEADERS: usize = 32;
 
 /// Incoming messages buffered for the application before the connection stops reading.
-const INCOMING_QUEUE: usize = 16;
+const INCOMING_QUEUE: usize = 64;
 
 /// The answer to a connection over a cap, before the upgrade.
 const SERVICE_UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
@@ -702,6 +702,7 @@ impl Acceptor {
     pub(crate) async fn run_upgraded<S>(
         &self,
         stream: S,
+        pipelined: &[u8],
         upgraded: Box<Upgraded>,
     ) -> Result<AuthenticatedSocket, AcceptError>
     where
@@ -709,7 +710,7 @@ impl Acceptor {
     {
         let Upgraded { id, span, next } = *upgraded;
         let work = async {
-            let mut driver = Driver::new(stream, Arc::clone(&self.config), &[]);
+            let mut driver = Driver::new(stream, Arc::clone(&self.config), pipelined);
             match next {
                 Next::Close {
                     code,
