@@ -592,7 +592,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     }
 
     /// Sends our close frame, waits briefly for the client's, then shuts the stream.
+    ///
+    /// The closing steps live on the heap: boxed, they do not widen the future of every
+    /// connection (and of every task that may close one) by their own size.
     pub(crate) async fn close(&mut self, code: u16, reason: &str) -> End {
+        Box::pin(self.close_in_place(code, reason)).await
+    }
+
+    async fn close_in_place(&mut self, code: u16, reason: &str) -> End {
         if self.conn.close(CloseCode::new(code), reason).is_err() {
             return self.shutdown().await;
         }
@@ -636,9 +643,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     /// socket with unread input resets the connection, and the client could lose our
     /// close frame.
     async fn shutdown(&mut self) -> End {
+        Box::pin(self.shutdown_in_place()).await
+    }
+
+    async fn shutdown_in_place(&mut self) -> End {
         if let Ok(Ok(())) = timeout(self.config.write_timeout, self.stream.shutdown()).await {
             let drain = async {
-                let mut sink = [0_u8; 4096];
+                let mut sink = vec![0_u8; 4096];
                 while let Ok(1..) = self.stream.read(&mut sink).await {}
             };
             let _ = timeout(CLOSE_WAIT, drain).await;
