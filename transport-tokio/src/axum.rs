@@ -128,15 +128,15 @@ impl WebSocketUpgrade {
             };
             // A plain TCP connection (`axum::serve`) is driven directly, without hyper's
             // boxed I/O in between; the bytes hyper read past the request come along.
+            // The accepting steps are boxed: the task keeps only the callback's size for
+            // the connection's life.
             let accepted = match upgraded.downcast::<TokioIo<TcpStream>>() {
                 Ok(parts) => {
                     let tcp = parts.io.into_inner();
-                    acceptor.run_upgraded(tcp, &parts.read_buf, next).await
+                    Box::pin(acceptor.run_upgraded(tcp, &parts.read_buf, next)).await
                 }
                 Err(upgraded) => {
-                    acceptor
-                        .run_upgraded(TokioIo::new(upgraded), &[], next)
-                        .await
+                    Box::pin(acceptor.run_upgraded(TokioIo::new(upgraded), &[], next)).await
                 }
             };
             match accepted {
