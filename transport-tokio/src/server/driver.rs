@@ -322,7 +322,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                         .and_then(|text| parse_auth_message(text.as_bytes()).ok())
                         .map(|auth| auth.token.to_owned());
                     match refresh {
-                        Some(token) => *deadline = Some(self.refresh(wiring, &token).await?),
+                        // Rare, and large (verification, replies, closing): kept off the
+                        // connection future.
+                        Some(token) => {
+                            *deadline = Some(Box::pin(self.refresh(wiring, &token)).await?)
+                        }
                         None => return Ok(Some(message)),
                     }
                 }
