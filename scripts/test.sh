@@ -47,10 +47,15 @@ hardening_pid=$!
 step "unit, vector, interop, server and robustness tests"
 # Every optional server feature on (`--all-features` would also turn on the core's `defmt`, which
 # links only on targets with a defmt logger).
-cargo test --workspace --features "$TEST_FEATURES" --locked 2>&1 | tee target/test-output.log
+# The interop tests run the examples this same invocation builds (target/debug/examples)
+# instead of a second `cargo build` with a different feature resolution.
+TOLLGATE_PREBUILT_EXAMPLES=1 cargo test --workspace --features "$TEST_FEATURES" --locked 2>&1 |
+    tee target/test-output.log
 
 step "tollgate-embassy host example (two embassy-net stacks in one process)"
-timeout 120 cargo run -p tollgate-embassy --example host --locked
+# Built by the workspace test run above (`cargo run -p tollgate-embassy` would rebuild it
+# with that crate's own feature resolution).
+timeout 120 target/debug/examples/host
 
 step "Autobahn TestSuite (server and client)"
 bash scripts/autobahn.sh
