@@ -4,7 +4,7 @@
 //   node browser.mjs BASE_URL OUT_DIR      (BASE_URL: http://127.0.0.1:PORT of a dev-mode serve)
 //
 // The server must run in development mode with short login tokens and no leeway
-// (`--login-token-secs 4 --leeway 0`) so that in-band refresh and expiry show within seconds.
+// (`--login-token-secs 6 --leeway 0`) so that in-band refresh and expiry show within seconds.
 // Scenarios, in order, each printing `ok <name>`:
 //   chat     alice (admin, token in ?token=) and bob (user, token as subprotocol) log in from
 //            two browser contexts, see each other online and each other's messages

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// The whole browser run (it takes about 12 s on an idle machine).
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(50);
 /// Login tokens this short are refreshed (and expire) within the run.
-const LOGIN_TOKEN_SECS: &str = "4";
+const LOGIN_TOKEN_SECS: &str = "6";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
