@@ -31,15 +31,13 @@ use crate::axum::WebSocketUpgrade;
 use crate::jwks::{JwksConfig, Rules};
 use crate::router::{EventContext, EventError, event_message};
 use crate::server::{Acceptor, AuthenticatedSocket, RateLimit, ServerConfig};
-use crate::server::{StaticVerifier, TokenFrom};
+use crate::server::{Refusal, StaticVerifier, TokenFrom};
 use crate::{ConnectionContext, Router, Sessions};
 
 /// The demo page, served at `/`.
 const DEMO_PAGE: &str = include_str!("serve/demo.html");
 /// Lifetime of the token printed in development mode.
 const DEV_TOKEN_SECS: u64 = 3600;
-/// Lifetime of the tokens `POST /login` issues.
-const LOGIN_TOKEN_SECS: u64 = 300;
 /// Random bytes in the development secret.
 const DEV_SECRET_BYTES: usize = 32;
 /// Roles allowed to kick.
@@ -113,6 +111,16 @@ pub struct ServeArgs {
     /// Echo every data message back instead of running the chat (conformance, benchmarks).
     #[arg(long, env = "TOLLGATE_ECHO")]
     pub echo: bool,
+    /// Lifetime of the tokens `POST /login` issues in development mode (short values let
+    /// the demo page show its in-band refresh within seconds).
+    #[arg(
+        long,
+        env = "TOLLGATE_LOGIN_TOKEN_SECS",
+        value_name = "SECS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
+    )]
+    pub login_token_secs: u64,
 }
 
 impl ServeArgs {
@@ -147,6 +155,8 @@ struct AppState {
     router: Arc<Router>,
     /// The development secret; `None` outside development mode (no `/login`).
     dev_key: Option<Arc<SigningKey>>,
+    /// Lifetime of the tokens `POST /login` issues.
+    login_token_secs: u64,
     echo: bool,
 }
 
@@ -238,6 +248,12 @@ async fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     if !args.allowed_origin.is_empty() {
         config = config.with_allowed_origins(args.allowed_origin.clone());
     }
+    if dev_key.is_some() {
+        // Development mode serves the demo page: page JavaScript sees a 401 only as close
+        // 1006, but it does read a close reason, so refused tokens get 101 + close 1008
+        // with the stable code (`expired`, `invalid_signature`, …) and the page says why.
+        config = config.with_refusal(Refusal::CloseAfterUpgrade);
+    }
 
     let acceptor = Acceptor::new(config);
     let state = AppState {
@@ -245,6 +261,7 @@ async fn serve(args: &ServeArgs) -> Result<(), UsageError> {
         sessions: Sessions::new(),
         router: Arc::new(chat_router()),
         dev_key,
+        login_token_secs: args.login_token_secs,
         echo: args.echo,
     };
     let app = axum::Router::new()
@@ -409,10 +426,10 @@ async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Respon
     } else {
         login.role.as_str()
     };
-    match mint(&state, username, role, LOGIN_TOKEN_SECS) {
+    match mint(&state, username, role, state.login_token_secs) {
         Ok(token) => json_response(
             StatusCode::OK,
-            &json!({"token": token, "expires_in": LOGIN_TOKEN_SECS}),
+            &json!({"token": token, "expires_in": state.login_token_secs}),
         ),
         Err(e) => {
             tracing::error!(error = %e, "cannot sign a token");
