@@ -32,7 +32,9 @@ pub struct SigningKeyArgs {
 }
 
 /// Where `tollgate verify` and `tollgate serve` find their verification key (at most one
-/// option; `verify` requires one).
+/// option; `verify` requires one). Each option may also come from its `TOLLGATE_*`
+/// variable; one from the environment and another on the command line conflict like two
+/// options, so that the key in use is never a silent choice.
 #[derive(Debug, Clone, Args)]
 #[group(multiple = false)]
 pub struct VerifyingKeyArgs {

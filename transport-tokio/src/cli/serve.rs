@@ -52,7 +52,9 @@ const KICK_ROLES: &[&str] = &["admin", "moderator"];
 /// secrets only from an environment variable or a file, never from the command line.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// TOML file with any of these settings (keys as the option names, `_` for `-`).
+    /// TOML file with any of these settings (keys as the option names, `_` for `-`); the
+    /// command line and then the environment override it. Secrets only as secret_file or
+    /// secret_env.
     #[arg(long, env = "TOLLGATE_CONFIG", value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
     /// Address to listen on.
