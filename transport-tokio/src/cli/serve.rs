@@ -7,6 +7,8 @@
 //! `GET /healthz` (`ok`) and `/ws`, the authenticated WebSocket: a chat (events `chat`,
 //! `kick`, presence) or, with `--echo`, a plain echo of every data message.
 
+mod config;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use base64ct::Encoding as _;
-use clap::Args;
+use clap::{ArgMatches, Args};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -43,10 +45,16 @@ const DEV_SECRET_BYTES: usize = 32;
 /// Roles allowed to kick.
 const KICK_ROLES: &[&str] = &["admin", "moderator"];
 
-/// Options of `tollgate serve`. Every option can also come from a `TOLLGATE_…` variable;
+/// Options of `tollgate serve`. Every option can also come from a `TOLLGATE_…` variable and
+/// from the `--config` file (command line first, then environment, then file, then default);
 /// secrets only from an environment variable or a file, never from the command line.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// TOML file with any of these settings (keys as the option names, `_` for `-`); the
+    /// command line and then the environment override it. Secrets only as secret_file or
+    /// secret_env.
+    #[arg(long, env = "TOLLGATE_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "TOLLGATE_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
@@ -166,11 +174,14 @@ impl FromRef<AppState> for Acceptor {
     }
 }
 
-/// Runs `tollgate serve` until Ctrl-C or SIGTERM.
+/// Runs `tollgate serve` until Ctrl-C or SIGTERM; `matches` tell which settings the command
+/// line or the environment gave (those win over the `--config` file).
 ///
 /// # Errors
-/// A [`UsageError`] for unusable keys, a port that cannot be bound, or a server failure.
-pub fn run(args: &ServeArgs) -> Result<Outcome, UsageError> {
+/// A [`UsageError`] for an unusable config file or keys, a port that cannot be bound, or a
+/// server failure.
+pub fn run(args: &ServeArgs, matches: &ArgMatches) -> Result<Outcome, UsageError> {
+    let args = &config::resolve(args, matches)?;
     init_tracing();
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| UsageError::context("cannot start the runtime", e))?;

@@ -20,7 +20,7 @@ use tollgate::ws::handshake::{
 use tracing::Instrument;
 
 use super::config::{ServerConfig, TokenFrom};
-use super::driver::{Driver, End, Wiring, reason, unix_now};
+use super::driver::{Demand, Driver, End, Wiring, reason, unix_now};
 use super::limits::{GlobalPermit, Limits, UserPermit};
 use super::shutdown::ShutdownHandle;
 use super::socket::AuthenticatedSocket;
@@ -29,8 +29,9 @@ use crate::handle::{ConnectionHandle, ConnectionId, Identity, Overflow};
 /// Header lines accepted in an upgrade request (browsers send about 15).
 const MAX_REQUEST_HEADERS: usize = 32;
 
-/// Incoming messages buffered for the application before the connection stops reading.
-const INCOMING_QUEUE: usize = 16;
+/// Room for incoming messages: the connection task hands over one at a time, when the
+/// application asks for it (see `driver.rs`).
+const INCOMING_QUEUE: usize = 1;
 
 /// The answer to a connection over a cap, before the upgrade.
 const SERVICE_UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
@@ -393,9 +394,11 @@ impl Acceptor {
         );
         let (identity_tx, identity_rx) = watch::channel(identity);
         let end = Arc::new(Mutex::new(None));
+        let demand = Arc::new(Demand::default());
         let wiring = Wiring {
             outgoing: out_rx,
             incoming: in_tx,
+            demand: Arc::clone(&demand),
             overflow,
             identity: identity_tx,
             shutdown: self.shutdown.token(),
@@ -411,7 +414,7 @@ impl Acceptor {
             out_tx,
             identity_rx,
             protocol,
-            in_rx,
+            (in_rx, demand),
             end,
             span.clone(),
         )

@@ -1,20 +1,24 @@
 //! The connection task: the core's sans-IO [`Connection`] driven over a tokio stream,
 //! with the timers, queues and policies of the server around it.
 //!
-//! One task owns the stream and the state machine. It reads only when the application
-//! has taken the previous message (backpressure reaches the client through TCP), and
-//! otherwise waits on whichever comes first: bytes from the client, a command on the
-//! outgoing queue, the token's expiry, the ping timer, an overflowed queue, shutdown.
+//! One task owns the stream and the state machine. It parses (and reads) the next message
+//! only when the application asks for it, having taken the previous one (backpressure
+//! reaches the client through TCP), and otherwise waits on whichever comes first: bytes
+//! from the client, a command on the outgoing queue, the token's expiry, the ping timer,
+//! an overflowed queue, shutdown. Parsing on demand keeps the order a sequential peer
+//! sees: what the application sent in answer to a message goes out before the close
+//! that a protocol error further on in the input causes.
 //! A write is bounded by the write timeout: a client that stops reading cannot hold the
 //! task forever.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tollgate::auth::message::{MAX_REPLY_LEN, write_authenticated, write_unauthorized};
@@ -85,10 +89,33 @@ enum Incoming {
     Close,
 }
 
+/// The application's demand for messages: how many it had taken when it last found none
+/// waiting, and a wake-up for the connection task.
+#[derive(Debug, Default)]
+pub(crate) struct Demand {
+    asked: AtomicU64,
+    notify: Notify,
+}
+
+impl Demand {
+    /// The application, having taken `taken` messages, waits for the next one. Whatever
+    /// it queued before is on the outgoing queue by then.
+    pub(crate) fn ask(&self, taken: u64) {
+        self.asked.store(taken, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Whether the application waits for a message after the `delivered` handed over.
+    fn wants_after(&self, delivered: u64) -> bool {
+        self.asked.load(Ordering::Acquire) == delivered
+    }
+}
+
 /// What the connection task needs besides the stream.
 pub(crate) struct Wiring {
     pub(crate) outgoing: mpsc::Receiver<Command>,
     pub(crate) incoming: mpsc::Sender<Message>,
+    pub(crate) demand: Arc<Demand>,
     pub(crate) overflow: Arc<Overflow>,
     pub(crate) identity: watch::Sender<Identity>,
     pub(crate) shutdown: CancellationToken,
@@ -204,12 +231,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         ping.reset();
         let mut pending: Option<Message> = None;
+        let mut delivered: u64 = 0;
         loop {
-            if pending.is_none() {
+            let mut wanted = pending.is_none() && wiring.demand.wants_after(delivered);
+            if wanted {
+                // The answers to earlier messages go out before anything parsed next
+                // can fail the connection (and stop all sending).
+                if let Err(end) = self.send_queued(&mut wiring.outgoing).await {
+                    return end;
+                }
                 match self.pump(wiring, &mut deadline).await {
                     Ok(message) => pending = message,
                     Err(end) => return end,
                 }
+                wanted = pending.is_none();
             }
             if let Err(end) = self.make_room() {
                 return end;
@@ -238,6 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                     Ok(permit) => {
                         if let Some(message) = pending.take() {
                             permit.send(message);
+                            delivered += 1;
                         }
                     }
                     Err(_) => return self.finish_queue(&mut wiring.outgoing).await,
@@ -245,7 +281,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 () = wiring.incoming.closed(), if pending.is_none() => {
                     return self.finish_queue(&mut wiring.outgoing).await;
                 }
-                read = self.stream.read(self.buf.get_mut(self.end..).unwrap_or_default()), if pending.is_none() => {
+                // Checked again at the top of the loop: a wake-up may be older than the
+                // last message handed over.
+                () = wiring.demand.notify.notified(), if pending.is_none() && !wanted => {}
+                read = self.stream.read(self.buf.get_mut(self.end..).unwrap_or_default()), if wanted => {
                     match read {
                         Ok(0) => return End::Io(io::ErrorKind::UnexpectedEof.into()),
                         Ok(n) => {
@@ -256,7 +295,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                     }
                 }
                 _ = ping.tick(), if ping_every.is_some() => {
-                    if pending.is_some() {
+                    if !wanted {
                         // Not reading because the application is behind: the client's
                         // silence proves nothing.
                         self.last_seen = Instant::now();
@@ -272,17 +311,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     /// The application dropped its socket: send what it queued before, then close
     /// (1000, or the close it queued).
     async fn finish_queue(&mut self, outgoing: &mut mpsc::Receiver<Command>) -> End {
+        match self.send_queued(outgoing).await {
+            Ok(()) => self.close(1000, "").await,
+            Err(end) => end,
+        }
+    }
+
+    /// Sends what the application has queued so far; a queued close ends the connection.
+    async fn send_queued(&mut self, outgoing: &mut mpsc::Receiver<Command>) -> Result<(), End> {
         while let Ok(command) = outgoing.try_recv() {
             match command {
-                Command::Send(message) => {
-                    if let Err(end) = self.send_message(&message).await {
-                        return end;
-                    }
-                }
-                Command::Close { code, reason } => return self.app_close(code, &reason).await,
+                Command::Send(message) => self.send_message(&message).await?,
+                Command::Close { code, reason } => return Err(self.app_close(code, &reason).await),
             }
         }
-        self.close(1000, "").await
+        Ok(())
     }
 
     fn leeway(&self) -> u64 {
