@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what it needs (rustup targets and the nightly
-# components, Node and Python peers, the Autobahn TestSuite, QEMU), then runs every check.
+# components, Node and Python peers, Debian Chromium, the Autobahn TestSuite, QEMU), then runs every check.
 # CI (`.ci/run`) calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,17 +13,26 @@ rustup target add thumbv7em-none-eabihf
 rustup component add clippy rustfmt
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 rustup +nightly component add miri rust-src
-# QEMU for the Cortex-M4 footprint step installs in the background meanwhile.
-apt_log=target/apt-qemu.log
-apt_pid=""
-( command -v qemu-system-arm >/dev/null && command -v arm-none-eabi-size >/dev/null ) || {
-    (apt-get install -y -qq qemu-system-arm binutils-arm-none-eabi ||
-        { apt-get update -qq && apt-get install -y -qq qemu-system-arm binutils-arm-none-eabi; }) >"$apt_log" 2>&1 &
-    apt_pid=$!
-}
 
-step "peer libraries (npm, pip)"
-bash scripts/install-test-deps.sh
+step "peer tools install in the background (apt: QEMU, Chromium; npm; pip; Autobahn)"
+# Nothing before the tests needs them, so they download while the lints and the
+# thumbv7em builds keep the cores busy. One lane, so apt runs once.
+setup_log=target/setup.log
+(
+    set -e
+    missing=""
+    command -v qemu-system-arm >/dev/null || missing="qemu-system-arm"
+    command -v arm-none-eabi-size >/dev/null || missing="$missing binutils-arm-none-eabi"
+    [ -x /usr/bin/chromium ] || missing="$missing chromium"
+    if [ -n "$missing" ]; then
+        apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+        # shellcheck disable=SC2086
+        apt_get install -y -qq $missing || { apt_get update -qq && apt_get install -y -qq $missing; }
+    fi
+    bash scripts/install-test-deps.sh
+    bash scripts/install-autobahn.sh
+) >"$setup_log" 2>&1 &
+setup_pid=$!
 
 step "format, lints, docs"
 cargo fmt --all -- --check
@@ -44,19 +53,29 @@ step "fuzz smoke and Miri start in the background (their own lane; reported at t
 (bash scripts/fuzz-smoke.sh 10 && bash scripts/miri.sh) >target/hardening.log 2>&1 &
 hardening_pid=$!
 
-step "unit, vector, interop, server and robustness tests"
+step "waiting for the peer tools"
+setup_status=0
+wait "$setup_pid" || setup_status=$?
+if [ "$setup_status" -ne 0 ]; then cat "$setup_log"; echo "installing the peer tools failed"; exit 1; fi
+tail -n 2 "$setup_log"
+
+step "unit, vector, interop, server, browser and robustness tests"
 # Every optional server feature on (`--all-features` would also turn on the core's `defmt`, which
 # links only on targets with a defmt logger).
-cargo test --workspace --features "$TEST_FEATURES" --locked 2>&1 | tee target/test-output.log
+# The interop tests run the examples this same invocation builds (target/debug/examples)
+# instead of a second `cargo build` with a different feature resolution.
+TOLLGATE_PREBUILT_EXAMPLES=1 cargo test --workspace --features "$TEST_FEATURES" --locked 2>&1 |
+    tee target/test-output.log
 
 step "tollgate-embassy host example (two embassy-net stacks in one process)"
-timeout 120 cargo run -p tollgate-embassy --example host --locked
+# Built by the workspace test run above (`cargo run -p tollgate-embassy` would rebuild it
+# with that crate's own feature resolution).
+timeout 120 target/debug/examples/host
 
 step "Autobahn TestSuite (server and client)"
 bash scripts/autobahn.sh
 
 step "Cortex-M4 footprint under QEMU (verdicts and regressions checked)"
-wait "$apt_pid" 2>/dev/null || true  # the background QEMU install
 bash scripts/footprint.sh
 
 step "benchmarks, quick mode (every benchmark compiled and run once)"

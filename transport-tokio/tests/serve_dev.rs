@@ -268,11 +268,32 @@ fn user_kick_is_forbidden() {
     assert_eq!(data["code"], "forbidden");
 }
 
+const FORGED: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4IiwiZXhwIjo5OTk5OTk5OTk5fQ.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
 #[test]
-fn bad_token_is_refused_with_401() {
+fn dev_mode_refuses_a_bad_token_with_close_1008_and_its_code() {
     let serve = Serve::start(&[]);
-    let forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4IiwiZXhwIjo5OTk5OTk5OTk5fQ.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    assert_eq!(serve.connect(forged).err(), Some(401));
+    let Ok(mut ws) = serve.connect(FORGED) else {
+        panic!("development mode answers 101 so that the demo page can read the reason");
+    };
+    assert_eq!(ws.expect_close(), (1008, "invalid_signature".to_owned()));
+}
+
+#[test]
+fn bad_token_is_refused_with_401_outside_development_mode() {
+    let serve = Serve::start_with(&["--secret-env", "SERVE_TEST_SECRET"], SECRET_ENV);
+    assert_eq!(serve.connect(FORGED).err(), Some(401));
+}
+
+#[test]
+fn login_token_secs_sets_the_lifetime_of_login_tokens() {
+    let serve = Serve::start(&["--login-token-secs", "7"]);
+    let (status, body) = serve.http(
+        "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 18\r\n\r\n{\"username\":\"eve\"}",
+    );
+    assert_eq!(status, 200, "{body}");
+    let value: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(value["expires_in"], 7);
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! challenge, 403 for a refused origin, 426 for version 8, and close 1008 with the
 //! stable code when refusing after the upgrade or when the token expires.
 //!
-//! The example is built with `cargo build --example auth-echo` on first use. Install the
+//! The example is built with `cargo build --example auth-echo` on first use (or taken from the
+//! same test run with `TOLLGATE_PREBUILT_EXAMPLES=1`, see `auth_echo`). Install the
 //! clients with `scripts/install-test-deps.sh`; overrides: `TOLLGATE_PYTHON` (python with
 //! `websockets`; default `.venv/bin/python`), `TOLLGATE_NODE` (node binary). A missing
 //! client is reported and skipped, except under `CI=true`, where the test fails.
@@ -87,9 +88,29 @@ fn peers() -> Vec<Peer> {
 }
 
 /// The `auth-echo` example, built once per test process.
+///
+/// With `TOLLGATE_PREBUILT_EXAMPLES=1` the binary that the same `cargo test` invocation
+/// already built (`target/<profile>/examples/`, beside this test's `deps/`) is used: a
+/// second `cargo build` resolves features differently from a workspace test run and
+/// rebuilds much of the dependency graph. `scripts/test.sh` sets it; its `cargo test
+/// --workspace` always builds the examples together with the tests.
 fn auth_echo() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
+        if std::env::var_os("TOLLGATE_PREBUILT_EXAMPLES").is_some_and(|v| v == "1") {
+            let exe = std::env::current_exe().expect("test executable path");
+            let prebuilt = exe
+                .parent()
+                .and_then(Path::parent)
+                .map(|profile| profile.join("examples").join("auth-echo"))
+                .expect("test executable outside target/<profile>/deps");
+            assert!(
+                prebuilt.is_file(),
+                "TOLLGATE_PREBUILT_EXAMPLES=1 but {} is missing (run the workspace's `cargo test`)",
+                prebuilt.display()
+            );
+            return prebuilt;
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(cargo)
             .current_dir(repo())

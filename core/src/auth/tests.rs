@@ -172,6 +172,7 @@ fn unavailable_keys_answer_503_and_close_1013_not_invalid_token() {
     let text = core::str::from_utf8(&out[..len]).unwrap();
     assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
     assert!(!text.contains("WWW-Authenticate"));
+    assert!(text.contains("\r\nRetry-After: 5\r\n"));
     assert!(text.ends_with("\r\n\r\nkeys_unavailable\n"));
     assert_eq!(error.close_code(), CloseCode::TRY_AGAIN_LATER);
 }

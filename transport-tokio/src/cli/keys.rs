@@ -32,33 +32,35 @@ pub struct SigningKeyArgs {
 }
 
 /// Where `tollgate verify` and `tollgate serve` find their verification key (at most one
-/// option; `verify` requires one).
+/// option; `verify` requires one). Each option may also come from its `TOLLGATE_*`
+/// variable; one from the environment and another on the command line conflict like two
+/// options, so that the key in use is never a silent choice.
 #[derive(Debug, Clone, Args)]
 #[group(multiple = false)]
 pub struct VerifyingKeyArgs {
     /// HS256: read the secret from environment variable VAR (its exact bytes).
-    #[arg(long, value_name = "VAR")]
+    #[arg(long, env = "TOLLGATE_SECRET_ENV", value_name = "VAR")]
     pub secret_env: Option<String>,
     /// HS256: read the secret from FILE (its exact bytes; no newline is stripped).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "TOLLGATE_SECRET_FILE", value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
     /// ES256/RS256: public key in PEM or DER, SubjectPublicKeyInfo or PKCS#1 (RSA).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "TOLLGATE_KEY", value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// One JWK (JSON object); its kty (and alg, if present) decide the algorithm.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "TOLLGATE_JWK", value_name = "FILE")]
     pub jwk: Option<PathBuf>,
     /// A JWK Set ({"keys":[...]}); the key is chosen by the token's kid and alg.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "TOLLGATE_JWKS", value_name = "FILE")]
     pub jwks: Option<PathBuf>,
     /// A JWK Set fetched from URL (https://, or http:// to a loopback address); the key
     /// is chosen by the token's kid and alg. Symmetric keys in it are refused.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, env = "TOLLGATE_JWKS_URL", value_name = "URL")]
     pub jwks_url: Option<String>,
     /// OpenID Connect discovery: the JWK Set named by
     /// ISSUER/.well-known/openid-configuration, whose issuer must equal ISSUER; iss must
     /// then equal ISSUER unless --iss says otherwise.
-    #[arg(long, value_name = "ISSUER")]
+    #[arg(long, env = "TOLLGATE_OIDC_ISSUER", value_name = "ISSUER")]
     pub oidc_issuer: Option<String>,
 }
 

@@ -18,7 +18,7 @@ use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub use keys::{SigningKey, SigningKeyArgs, VerifyingKeyArgs};
 #[cfg(feature = "axum")]
@@ -98,8 +98,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    // The matches are kept: `serve` asks them where each setting came from.
+    let parsed = Cli::command()
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         // clap prints help and version on stdout with status 0 and usage errors on stderr with 2.
         Err(err) => err.exit(),
     };
@@ -107,7 +111,10 @@ where
         Command::Token(args) => token::run(&args),
         Command::Verify(args) => verify::run(&args),
         #[cfg(feature = "axum")]
-        Command::Serve(args) => serve::run(&args),
+        Command::Serve(args) => match matches.subcommand_matches("serve") {
+            Some(serve_matches) => serve::run(&args, serve_matches),
+            None => Err(UsageError("serve: no parsed options".into())),
+        },
     };
     match result {
         Ok(outcome) => {

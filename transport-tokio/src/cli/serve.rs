@@ -7,6 +7,8 @@
 //! `GET /healthz` (`ok`) and `/ws`, the authenticated WebSocket: a chat (events `chat`,
 //! `kick`, presence) or, with `--echo`, a plain echo of every data message.
 
+mod config;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt as _;
 use base64ct::Encoding as _;
-use clap::Args;
+use clap::{ArgMatches, Args};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -32,24 +34,28 @@ use crate::axum::WebSocketUpgrade;
 use crate::jwks::{JwksConfig, Rules};
 use crate::router::{EventContext, EventError, event_message};
 use crate::server::{Acceptor, AuthenticatedSocket, RateLimit, ServerConfig};
-use crate::server::{StaticVerifier, TokenFrom};
+use crate::server::{Refusal, StaticVerifier, TokenFrom};
 use crate::{ConnectionContext, Router, Sessions};
 
 /// The demo page, served at `/`.
 const DEMO_PAGE: &str = include_str!("serve/demo.html");
 /// Lifetime of the token printed in development mode.
 const DEV_TOKEN_SECS: u64 = 3600;
-/// Lifetime of the tokens `POST /login` issues.
-const LOGIN_TOKEN_SECS: u64 = 300;
 /// Random bytes in the development secret.
 const DEV_SECRET_BYTES: usize = 32;
 /// Roles allowed to kick.
 const KICK_ROLES: &[&str] = &["admin", "moderator"];
 
-/// Options of `tollgate serve`. Every option can also come from a `TOLLGATE_…` variable;
+/// Options of `tollgate serve`. Every option can also come from a `TOLLGATE_…` variable and
+/// from the `--config` file (command line first, then environment, then file, then default);
 /// secrets only from an environment variable or a file, never from the command line.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// TOML file with any of these settings (keys as the option names, `_` for `-`); the
+    /// command line and then the environment override it. Secrets only as secret_file or
+    /// secret_env.
+    #[arg(long, env = "TOLLGATE_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "TOLLGATE_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
@@ -114,6 +120,16 @@ pub struct ServeArgs {
     /// Echo every data message back instead of running the chat (conformance, benchmarks).
     #[arg(long, env = "TOLLGATE_ECHO")]
     pub echo: bool,
+    /// Lifetime of the tokens `POST /login` issues in development mode (short values let
+    /// the demo page show its in-band refresh within seconds).
+    #[arg(
+        long,
+        env = "TOLLGATE_LOGIN_TOKEN_SECS",
+        value_name = "SECS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
+    )]
+    pub login_token_secs: u64,
 }
 
 impl ServeArgs {
@@ -148,6 +164,8 @@ struct AppState {
     router: Arc<Router>,
     /// The development secret; `None` outside development mode (no `/login`).
     dev_key: Option<Arc<SigningKey>>,
+    /// Lifetime of the tokens `POST /login` issues.
+    login_token_secs: u64,
     echo: bool,
 }
 
@@ -157,11 +175,14 @@ impl FromRef<AppState> for Acceptor {
     }
 }
 
-/// Runs `tollgate serve` until Ctrl-C or SIGTERM.
+/// Runs `tollgate serve` until Ctrl-C or SIGTERM; `matches` tell which settings the command
+/// line or the environment gave (those win over the `--config` file).
 ///
 /// # Errors
-/// A [`UsageError`] for unusable keys, a port that cannot be bound, or a server failure.
-pub fn run(args: &ServeArgs) -> Result<Outcome, UsageError> {
+/// A [`UsageError`] for an unusable config file or keys, a port that cannot be bound, or a
+/// server failure.
+pub fn run(args: &ServeArgs, matches: &ArgMatches) -> Result<Outcome, UsageError> {
+    let args = &config::resolve(args, matches)?;
     init_tracing();
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| UsageError::context("cannot start the runtime", e))?;
@@ -239,6 +260,12 @@ async fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     if !args.allowed_origin.is_empty() {
         config = config.with_allowed_origins(args.allowed_origin.clone());
     }
+    if dev_key.is_some() {
+        // Development mode serves the demo page: page JavaScript sees a 401 only as close
+        // 1006, but it does read a close reason, so refused tokens get 101 + close 1008
+        // with the stable code (`expired`, `invalid_signature`, …) and the page says why.
+        config = config.with_refusal(Refusal::CloseAfterUpgrade);
+    }
 
     let acceptor = Acceptor::new(config);
     let state = AppState {
@@ -246,6 +273,7 @@ async fn serve(args: &ServeArgs) -> Result<(), UsageError> {
         sessions: Sessions::new(),
         router: Arc::new(chat_router()),
         dev_key,
+        login_token_secs: args.login_token_secs,
         echo: args.echo,
     };
     let app = axum::Router::new()
@@ -416,10 +444,10 @@ async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Respon
     } else {
         login.role.as_str()
     };
-    match mint(&state, username, role, LOGIN_TOKEN_SECS) {
+    match mint(&state, username, role, state.login_token_secs) {
         Ok(token) => json_response(
             StatusCode::OK,
-            &json!({"token": token, "expires_in": LOGIN_TOKEN_SECS}),
+            &json!({"token": token, "expires_in": state.login_token_secs}),
         ),
         Err(e) => {
             tracing::error!(error = %e, "cannot sign a token");

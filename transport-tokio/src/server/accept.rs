@@ -20,7 +20,7 @@ use tollgate::ws::handshake::{
 use tracing::Instrument;
 
 use super::config::{ServerConfig, TokenFrom};
-use super::driver::{Driver, End, Wiring, reason, unix_now};
+use super::driver::{Demand, Driver, End, Wiring, reason, unix_now};
 use super::limits::{GlobalPermit, Limits, UserPermit};
 use super::shutdown::ShutdownHandle;
 use super::socket::AuthenticatedSocket;
@@ -393,9 +393,11 @@ impl Acceptor {
         );
         let (identity_tx, identity_rx) = watch::channel(identity);
         let end = Arc::new(Mutex::new(None));
+        let demand = Arc::new(Demand::default());
         let wiring = Wiring {
             outgoing: out_rx,
             incoming: in_tx,
+            demand: Arc::clone(&demand),
             overflow,
             identity: identity_tx,
             shutdown: self.shutdown.token(),
@@ -411,7 +413,7 @@ impl Acceptor {
             out_tx,
             identity_rx,
             protocol,
-            in_rx,
+            (in_rx, demand),
             end,
             span.clone(),
         )

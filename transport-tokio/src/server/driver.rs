@@ -1,20 +1,25 @@
 //! The connection task: the core's sans-IO [`Connection`] driven over a tokio stream,
 //! with the timers, queues and policies of the server around it.
 //!
-//! One task owns the stream and the state machine. It reads only when the application
-//! has taken the previous message (backpressure reaches the client through TCP), and
-//! otherwise waits on whichever comes first: bytes from the client, a command on the
-//! outgoing queue, the token's expiry, the ping timer, an overflowed queue, shutdown.
+//! One task owns the stream and the state machine. It hands the application every
+//! message already buffered (up to the incoming queue's room; a full queue stops the
+//! reading, so backpressure reaches the client through TCP), then waits on whichever
+//! comes first: bytes from the client, a command on the outgoing queue (gathered into
+//! one write with whatever else is queued), the token's expiry, the ping timer, an
+//! overflowed queue, shutdown. A protocol error found behind messages the application
+//! has not answered yet waits for those answers (see `Demand`), so a peer sees them
+//! before the close, in the order it sent.
 //! A write is bounded by the write timeout: a client that stops reading cannot hold the
 //! task forever.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tollgate::auth::message::{MAX_REPLY_LEN, write_authenticated, write_unauthorized};
@@ -22,7 +27,7 @@ use tollgate::auth::{AuthError, AuthMessageKind, parse_auth_message};
 use tollgate::ws::close::CloseCode;
 use tollgate::ws::conn::{Config, Connection, Event, MessageKind};
 use tollgate::ws::error::ProtocolError;
-use tollgate::ws::frame::{MAX_CONTROL_FRAME_LEN, MAX_HEADER_LEN};
+use tollgate::ws::frame::{FrameHeader, MAX_CONTROL_FRAME_LEN, MAX_HEADER_LEN, OpCode};
 
 use super::config::ServerConfig;
 use super::limits::TokenBucket;
@@ -88,10 +93,33 @@ enum Incoming {
     Close,
 }
 
+/// The application's demand for messages: how many it had taken when it last found none
+/// waiting, and a wake-up for the connection task.
+#[derive(Debug, Default)]
+pub(crate) struct Demand {
+    asked: AtomicU64,
+    notify: Notify,
+}
+
+impl Demand {
+    /// The application, having taken `taken` messages, waits for the next one. Whatever
+    /// it queued before is on the outgoing queue by then.
+    pub(crate) fn ask(&self, taken: u64) {
+        self.asked.store(taken, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Whether the application waits for a message after the `delivered` handed over.
+    fn wants_after(&self, delivered: u64) -> bool {
+        self.asked.load(Ordering::Acquire) == delivered
+    }
+}
+
 /// What the connection task needs besides the stream.
 pub(crate) struct Wiring {
     pub(crate) outgoing: mpsc::Receiver<Command>,
     pub(crate) incoming: mpsc::Sender<Message>,
+    pub(crate) demand: Arc<Demand>,
     pub(crate) overflow: Arc<Overflow>,
     pub(crate) identity: watch::Sender<Identity>,
     pub(crate) shutdown: CancellationToken,
@@ -112,6 +140,9 @@ pub(crate) struct Driver<S> {
     config: Arc<ServerConfig>,
     last_seen: Instant,
     bucket: Option<TokenBucket>,
+    /// Sending the answers owed before a deferred protocol-error close (see
+    /// [`fail_in_order`](Self::fail_in_order)).
+    answering: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
@@ -136,6 +167,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
             bucket: config.rate_limit.map(TokenBucket::new),
             config,
             last_seen: Instant::now(),
+            answering: false,
         }
     }
 
@@ -206,13 +238,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         ping.reset();
         let mut pending: Option<Message> = None;
+        let mut delivered: u64 = 0;
         loop {
             // Hand the application every message already buffered before waiting.
             while pending.is_none() {
-                match self.pump(wiring, &mut deadline).await {
+                match self.pump(wiring, &mut deadline, delivered).await {
                     Ok(None) => break,
                     Ok(Some(message)) => match wiring.incoming.try_send(message) {
-                        Ok(()) => {}
+                        Ok(()) => delivered += 1,
                         Err(mpsc::error::TrySendError::Full(message)) => pending = Some(message),
                         Err(mpsc::error::TrySendError::Closed(_)) => {
                             return self.finish_queue(&mut wiring.outgoing).await;
@@ -247,6 +280,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                     Ok(permit) => {
                         if let Some(message) = pending.take() {
                             permit.send(message);
+                            delivered += 1;
                         }
                     }
                     Err(_) => return self.finish_queue(&mut wiring.outgoing).await,
@@ -277,17 +311,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     /// The application dropped its socket: send what it queued before, then close
     /// (1000, or the close it queued).
     async fn finish_queue(&mut self, outgoing: &mut mpsc::Receiver<Command>) -> End {
+        match self.send_all_queued(outgoing).await {
+            Ok(()) => self.close(1000, "").await,
+            Err(end) => end,
+        }
+    }
+
+    /// Sends what the application has queued so far; a queued close ends the connection.
+    async fn send_all_queued(&mut self, outgoing: &mut mpsc::Receiver<Command>) -> Result<(), End> {
         while let Ok(command) = outgoing.try_recv() {
             match command {
-                Command::Send(message) => {
-                    if let Err(end) = self.send_message(&message).await {
-                        return end;
-                    }
-                }
-                Command::Close { code, reason } => return self.app_close(code, &reason).await,
+                Command::Send(message) => self.send_message(&message).await?,
+                Command::Close { code, reason } => return Err(self.app_close(code, &reason).await),
             }
         }
-        self.close(1000, "").await
+        Ok(())
     }
 
     fn leeway(&self) -> u64 {
@@ -298,14 +336,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     /// more bytes; control frames, refreshes and the rate limit are handled here.
     async fn pump(
         &mut self,
-        wiring: &Wiring,
+        wiring: &mut Wiring,
         deadline: &mut Option<Instant>,
+        delivered: u64,
     ) -> Result<Option<Message>, End> {
         loop {
             let event = match self.next_event() {
                 Ok(Some(event)) => event,
                 Ok(None) => return Ok(None),
-                Err(error) => return Err(self.fail(error).await),
+                Err(error) if wiring.demand.wants_after(delivered) => {
+                    return Err(self.fail(error).await);
+                }
+                // Rare, and large: kept off the connection future.
+                Err(error) => {
+                    return Err(Box::pin(self.fail_in_order(wiring, error, delivered)).await);
+                }
             };
             match event {
                 Incoming::Ping => self.flush_control().await?,
@@ -513,10 +558,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         let at = self.out.len();
         self.out.resize(at + MAX_HEADER_LEN, 0);
         let header_out = self.out.get_mut(at..).unwrap_or_default();
-        let header = self
-            .conn
-            .encode_frame_header(kind, true, payload.len() as u64, header_out);
-        let Ok((header_len, _)) = header else {
+        let header = if self.answering {
+            unmasked_header(kind, payload.len() as u64, header_out)
+        } else {
+            self.conn
+                .encode_frame_header(kind, true, payload.len() as u64, header_out)
+                .ok()
+                .map(|(len, _)| len)
+        };
+        let Some(header_len) = header else {
             // Closing or closed: nothing more is sent.
             self.out.truncate(at);
             return Ok(());
@@ -635,6 +685,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         self.shutdown().await
     }
 
+    /// A protocol error found further on in the input than messages the application has
+    /// not answered yet. A peer that sends one message at a time sees the answers first
+    /// and the close after (Autobahn 3.2, 4.1.3, 5.15, …): so wait, at most
+    /// [`CLOSE_WAIT`], until the application has taken every message handed over and asks
+    /// for the next, send what it queued meanwhile, then fail.
+    async fn fail_in_order(
+        &mut self,
+        wiring: &mut Wiring,
+        error: ProtocolError,
+        delivered: u64,
+    ) -> End {
+        // The state machine refuses to send once it has failed; these answers belong to
+        // messages received before the error, so their frames are encoded directly.
+        self.answering = true;
+        let answer = async {
+            while !wiring.demand.wants_after(delivered) && !wiring.incoming.is_closed() {
+                tokio::select! {
+                    () = wiring.demand.notify.notified() => {}
+                    command = wiring.outgoing.recv() => match command {
+                        Some(Command::Send(message)) => self.send_message(&message).await?,
+                        Some(Command::Close { .. }) | None => return Ok(()),
+                    },
+                }
+            }
+            while let Ok(Command::Send(message)) = wiring.outgoing.try_recv() {
+                self.send_message(&message).await?;
+            }
+            Ok::<(), End>(())
+        };
+        let answered = timeout(CLOSE_WAIT, answer).await;
+        self.answering = false;
+        if let Ok(Err(end)) = answered {
+            return end;
+        }
+        self.fail(error).await
+    }
+
     /// A protocol error: the close frame with its code is queued; send it and end.
     async fn fail(&mut self, error: ProtocolError) -> End {
         tracing::debug!(%error, "protocol error");
@@ -660,6 +747,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         }
         End::Clean
     }
+}
+
+/// The header of a whole server-to-client data frame (never masked), written into `out`;
+/// `None` when `out` is too short.
+fn unmasked_header(kind: MessageKind, payload_len: u64, out: &mut [u8]) -> Option<usize> {
+    let opcode = match kind {
+        MessageKind::Text => OpCode::Text,
+        MessageKind::Binary => OpCode::Binary,
+    };
+    let header = FrameHeader {
+        fin: true,
+        opcode,
+        mask: None,
+        payload_len,
+    };
+    header.encode(out).ok()
 }
 
 /// The instant at which `identity`'s token stops verifying: `exp + leeway`.

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::PollSender;
 use tollgate::ws::error::ProtocolError;
 
+use super::driver::Demand;
 use crate::handle::{Command, ConnectionHandle, ConnectionId, Identity, Message, SendError};
 
 /// Why a connection ended other than by a close handshake: the last item of an
@@ -102,6 +103,10 @@ pub struct AuthenticatedSocket {
     identity: watch::Receiver<Identity>,
     protocol: Option<String>,
     incoming: mpsc::Receiver<Message>,
+    /// Tells the connection task when this side waits for a message.
+    demand: Arc<Demand>,
+    /// Messages taken so far.
+    taken: u64,
     end: EndSlot,
     ended: bool,
     sink: PollSender<Command>,
@@ -124,7 +129,7 @@ impl AuthenticatedSocket {
         outgoing: mpsc::Sender<Command>,
         identity: watch::Receiver<Identity>,
         protocol: Option<String>,
-        incoming: mpsc::Receiver<Message>,
+        (incoming, demand): (mpsc::Receiver<Message>, Arc<Demand>),
         end: EndSlot,
         span: tracing::Span,
     ) -> Self {
@@ -133,6 +138,8 @@ impl AuthenticatedSocket {
             identity,
             protocol,
             incoming,
+            demand,
+            taken: 0,
             end,
             ended: false,
             sink: PollSender::new(outgoing),
@@ -214,7 +221,10 @@ impl Stream for AuthenticatedSocket {
             return Poll::Ready(None);
         }
         match self.incoming.poll_recv(cx) {
-            Poll::Ready(Some(message)) => Poll::Ready(Some(Ok(message))),
+            Poll::Ready(Some(message)) => {
+                self.taken += 1;
+                Poll::Ready(Some(Ok(message)))
+            }
             Poll::Ready(None) => {
                 self.ended = true;
                 let end = self
@@ -224,7 +234,10 @@ impl Stream for AuthenticatedSocket {
                     .take();
                 Poll::Ready(end.map(Err))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                self.demand.ask(self.taken);
+                Poll::Pending
+            }
         }
     }
 }

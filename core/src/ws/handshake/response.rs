@@ -101,7 +101,8 @@ impl Request<'_, '_> {
 
 /// A refusal of the upgrade: status line, `Connection: close`, a short text body with
 /// `Content-Length`, plus the headers the status calls for (`WWW-Authenticate` for
-/// token failures, `Sec-WebSocket-Version: 13` and `Upgrade` for 426, `Allow: GET` for 405).
+/// token failures, `Sec-WebSocket-Version: 13` and `Upgrade` for 426, `Allow: GET` for 405,
+/// `Retry-After: 5` for 503).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Rejection {
@@ -184,6 +185,9 @@ impl Rejection {
         match self.status {
             426 => w.put(b"Connection: Upgrade, close\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n")?,
             405 => w.put(b"Connection: close\r\nAllow: GET\r\n")?,
+            // A temporary condition (keys unreachable): tell clients when to come back
+            // instead of letting them retry in a tight loop.
+            503 => w.put(b"Connection: close\r\nRetry-After: 5\r\n")?,
             _ => w.put(b"Connection: close\r\n")?,
         }
         if let Some(challenge) = self.challenge {
