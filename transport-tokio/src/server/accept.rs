@@ -32,6 +32,42 @@ const MAX_REQUEST_HEADERS: usize = 32;
 /// Incoming messages buffered for the application before the connection stops reading.
 const INCOMING_QUEUE: usize = 64;
 
+/// The lists the core's handshake rules borrow, built from a [`ServerConfig`] once per
+/// upgrade (the accept path and the axum path share them).
+struct RuleLists<'a> {
+    origins: Option<Vec<&'a str>>,
+    protocols: Vec<&'a str>,
+    sources: Vec<TokenSource<'a>>,
+}
+
+impl<'a> RuleLists<'a> {
+    fn new(config: &'a ServerConfig) -> Self {
+        Self {
+            origins: config
+                .allowed_origins
+                .as_ref()
+                .map(|origins| origins.iter().map(String::as_str).collect()),
+            protocols: config.protocols.iter().map(String::as_str).collect(),
+            sources: config
+                .token_sources
+                .iter()
+                .map(TokenFrom::as_source)
+                .collect(),
+        }
+    }
+
+    /// The handshake rules (origins, subprotocols, token sources) over these lists.
+    fn rules(&self) -> HandshakeConfig<'_> {
+        let rules = HandshakeConfig::new()
+            .with_protocols(&self.protocols)
+            .with_token_sources(&self.sources);
+        match &self.origins {
+            Some(origins) => rules.with_allowed_origins(origins),
+            None => rules,
+        }
+    }
+}
+
 /// The answer to a connection over a cap, before the upgrade.
 const SERVICE_UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
 Retry-After: 5\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 21\r\n\r\n\
@@ -245,23 +281,11 @@ impl Acceptor {
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
         let config = &self.config;
-        let origins: Option<Vec<&str>> = config
-            .allowed_origins
-            .as_ref()
-            .map(|origins| origins.iter().map(String::as_str).collect());
-        let protocols: Vec<&str> = config.protocols.iter().map(String::as_str).collect();
-        let sources: Vec<TokenSource<'_>> = config
-            .token_sources
-            .iter()
-            .map(TokenFrom::as_source)
-            .collect();
-        let mut rules = HandshakeConfig::new()
-            .with_max_request_bytes(config.max_request_bytes)
-            .with_protocols(&protocols)
-            .with_token_sources(&sources);
-        if let Some(origins) = &origins {
-            rules = rules.with_allowed_origins(origins);
-        }
+        let lists = RuleLists::new(config);
+        let rules = lists
+            .rules()
+            .with_max_request_bytes(config.max_request_bytes);
+        let sources = &lists.sources;
         let mut buf = vec![0_u8; rules.max_request_bytes()];
         let end = read_head(stream, &rules, &mut buf).await?;
         let mut headers = [EMPTY_HEADER; MAX_REQUEST_HEADERS];
@@ -286,7 +310,7 @@ impl Acceptor {
             return Err(AcceptError::TooManyConnections);
         }
         let mut decode = vec![0_u8; end];
-        let identity = match extract_token(&request, &sources, &mut decode) {
+        let identity = match extract_token(&request, sources, &mut decode) {
             Err(HandshakeError::MissingToken) if config.mode == AuthMode::FirstMessage => None,
             Err(error) => {
                 let error = AuthError::from(error);
@@ -597,22 +621,10 @@ impl Acceptor {
             return Err((unavailable(), AcceptError::Shutdown));
         }
         let config = &self.config;
-        let origins: Option<Vec<&str>> = config
-            .allowed_origins
-            .as_ref()
-            .map(|origins| origins.iter().map(String::as_str).collect());
-        let protocols: Vec<&str> = config.protocols.iter().map(String::as_str).collect();
-        let sources: Vec<TokenSource<'_>> = config
-            .token_sources
-            .iter()
-            .map(TokenFrom::as_source)
-            .collect();
-        let mut rules = HandshakeConfig::new()
-            .with_protocols(&protocols)
-            .with_token_sources(&sources);
-        if let Some(origins) = &origins {
-            rules = rules.with_allowed_origins(origins);
-        }
+        // hyper has read the request head and enforced its size.
+        let lists = RuleLists::new(config);
+        let rules = lists.rules();
+        let sources = &lists.sources;
         let mut headers = [EMPTY_HEADER; MAX_REQUEST_HEADERS];
         let request = match rules.parse_request(head, &mut headers) {
             Ok(Status::Complete(request)) => request,
@@ -668,7 +680,7 @@ impl Acceptor {
             return too_many();
         };
         let mut decode = vec![0_u8; head.len()];
-        let identity = match extract_token(&request, &sources, &mut decode) {
+        let identity = match extract_token(&request, sources, &mut decode) {
             Err(HandshakeError::MissingToken) if config.mode == AuthMode::FirstMessage => None,
             Err(error) => return refuse_auth(AuthError::from(error)),
             Ok(token) => {
