@@ -9,6 +9,8 @@
 //! `TOLLGATE_PYTHON`, `TOLLGATE_NODE`); a missing client is skipped with a note, except under
 //! `CI=true`, where the test fails.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -19,70 +21,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use tollgate::jwt::alg::hs256::Hs256Secret;
 
+use common::peers::{Peer, node, peers, python};
+use common::provider::repo;
+
 /// Bound on a server's start and on any single wait of the Rust side.
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The HS256 secret, written to the file `--secret-file` names.
 const SECRET: &str = "serve-clients-secret-0123456789abcdef";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Peer {
-    Python,
-    Node,
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn python() -> String {
-    std::env::var("TOLLGATE_PYTHON")
-        .unwrap_or_else(|_| repo().join(".venv/bin/python").display().to_string())
-}
-
-fn node() -> String {
-    std::env::var("TOLLGATE_NODE").unwrap_or_else(|_| "node".into())
-}
-
-/// Why `peer` cannot run here, if it cannot.
-fn problem(peer: Peer) -> Option<String> {
-    let probe = match peer {
-        Peer::Python => Command::new(python())
-            .args(["-c", "import websockets"])
-            .output(),
-        Peer::Node => {
-            let module = repo().join("tests/js/node_modules/ws");
-            if !module.is_dir() {
-                return Some(format!("{} is missing", module.display()));
-            }
-            Command::new(node()).arg("--version").output()
-        }
-    };
-    match probe {
-        Ok(out) if out.status.success() => None,
-        Ok(out) => Some(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
-        Err(e) => Some(format!("cannot start {peer:?}: {e}")),
-    }
-}
-
-/// The clients that can run; a missing one fails the test under `CI=true`.
-fn peers() -> Vec<Peer> {
-    [Peer::Python, Peer::Node]
-        .into_iter()
-        .filter(|&peer| match problem(peer) {
-            None => true,
-            Some(problem) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("{peer:?} client unavailable under CI=true: {problem}")
-            }
-            Some(problem) => {
-                eprintln!(
-                    "skipping the {peer:?} client ({problem}); run scripts/install-test-deps.sh"
-                );
-                false
-            }
-        })
-        .collect()
-}
 
 /// A child process killed on drop.
 struct Killed(Child);

@@ -2,6 +2,7 @@
 //! keys generated once per test process.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub mod peers;
 pub mod provider;
 
 use std::io::{Read, Write};
