@@ -19,7 +19,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use tollgate::jwt::alg::hs256::Hs256Secret;
 
 use common::peers::{Peer, node, peers, python};
 use common::provider::repo;
@@ -126,21 +125,9 @@ fn now() -> i64 {
     i64::try_from(secs.as_secs()).unwrap()
 }
 
-fn b64(bytes: &[u8]) -> String {
-    let mut out = vec![0; bytes.len() * 4 / 3 + 4];
-    tollgate::base64url::encode(bytes, &mut out)
-        .unwrap()
-        .to_owned()
-}
-
 /// An HS256 token over `claims`, signed with [`SECRET`].
 fn sign(claims: &Value) -> String {
-    let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
-    let tag = Hs256Secret::new(SECRET.as_bytes())
-        .unwrap()
-        .sign(input.as_bytes());
-    format!("{input}.{}", b64(&tag))
+    common::hs256_token(SECRET, claims)
 }
 
 /// A token for `sub` that expires `secs` from now.

@@ -190,6 +190,16 @@ fn b64(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
 }
 
+/// An HS256 token (`{"alg":"HS256","typ":"JWT"}`) over `claims`, signed with `secret`.
+pub fn hs256_token(secret: &str, claims: &Value) -> String {
+    let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
+    let tag = tollgate::jwt::alg::hs256::Hs256Secret::new(secret.as_bytes())
+        .unwrap()
+        .sign(input.as_bytes());
+    format!("{input}.{}", b64(&tag))
+}
+
 fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) {
     std::fs::write(dir.join(name), bytes).unwrap();
 }
