@@ -4,17 +4,16 @@
 
 mod common;
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 use tollgate::jwt::JwtError;
 use tollgate_tokio::TokenVerifier;
 use tollgate_tokio::jwks::{JwksVerifier, Rules};
 
+use common::peers::{jose, node_with};
 use common::provider::{
-    DISCOVERY, JWKS, Provider, claims, ec_key, jwks, jwt_error, quick, repo, rsa_2048,
+    DISCOVERY, JWKS, Provider, claims, ec_key, jwks, jwt_error, quick, rsa_2048,
 };
-use common::{now, run, tollgate, try_run};
+use common::{now, run, tollgate};
 
 // ---------------------------------------------------------------------------------------
 // The CLI.
@@ -92,33 +91,9 @@ fn cli_verify_with_an_oidc_issuer_checks_iss() {
 // ---------------------------------------------------------------------------------------
 // Node `jose`: tokens signed by it, with the keys it exports as JWKs, served as a JWKS.
 
-fn node() -> String {
-    std::env::var("TOLLGATE_NODE").unwrap_or_else(|_| "node".into())
-}
-
 /// Whether Node and `jose` are installed; missing is a failure under `CI=true`.
 fn jose_available() -> bool {
-    let modules = repo().join("tests/js/node_modules/jose");
-    let node_runs = try_run(Command::new(node()).arg("--version"), b"").is_ok_and(|r| r.code == 0);
-    if modules.is_dir() && node_runs {
-        return true;
-    }
-    let why = format!(
-        "jose interop skipped: {} present: {}, node runs: {node_runs} (run scripts/install-test-deps.sh)",
-        modules.display(),
-        modules.is_dir()
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("{why}");
-    false
-}
-
-fn jose(args: &[&str]) -> String {
-    let mut command = Command::new(node());
-    command.arg(repo().join("tests/js/interop.mjs")).args(args);
-    let out = run(&mut command, b"");
-    assert_eq!(out.code, 0, "{out:?}");
-    out.stdout.trim_end().to_owned()
+    node_with(&["jose"], "jose interop")
 }
 
 #[test]

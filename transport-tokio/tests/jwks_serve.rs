@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use common::peers::{jose, node, node_with};
 use common::provider::{JWKS, Provider, repo};
-use common::{now, run, try_run};
+use common::{now, run};
 
 /// Every wait on the server is bounded by this (the clients by [`common::TIMEOUT`]).
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -31,34 +32,9 @@ const PUBLISHED: [(&str, &str, &str); 2] =
 // ---------------------------------------------------------------------------------------
 // Node: `jose` for keys and tokens, `ws` (tests/ws-interop/steps.mjs) as the client.
 
-fn node() -> String {
-    std::env::var("TOLLGATE_NODE").unwrap_or_else(|_| "node".into())
-}
-
 /// Whether Node, `jose` and `ws` are installed; missing is a failure under `CI=true`.
 fn node_available() -> bool {
-    let modules = repo().join("tests/js/node_modules");
-    let installed = ["jose", "ws"].iter().all(|m| modules.join(m).is_dir());
-    let node_runs = try_run(Command::new(node()).arg("--version"), b"").is_ok_and(|r| r.code == 0);
-    if installed && node_runs {
-        return true;
-    }
-    let why = format!(
-        "jwks serve test skipped: jose and ws in {}: {installed}, node runs: {node_runs} \
-         (run scripts/install-test-deps.sh)",
-        modules.display()
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("{why}");
-    false
-}
-
-fn jose(args: &[&str]) -> String {
-    let mut command = Command::new(node());
-    command.arg(repo().join("tests/js/interop.mjs")).args(args);
-    let out = run(&mut command, b"");
-    assert_eq!(out.code, 0, "{out:?}");
-    out.stdout.trim_end().to_owned()
+    node_with(&["jose", "ws"], "jwks serve test")
 }
 
 /// The public JWK `jose` exports for the key in `name.pub.pem`.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use super::provider::repo;
+use super::{run, try_run};
 
 /// A client implementation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,4 +65,32 @@ pub fn peers() -> Vec<Peer> {
             }
         })
         .collect()
+}
+
+/// Whether Node runs and the npm `modules` are in `tests/js/node_modules`; missing is a
+/// failure under `CI=true`, else `what` is reported skipped.
+pub fn node_with(modules: &[&str], what: &str) -> bool {
+    let dir = repo().join("tests/js/node_modules");
+    let installed = modules.iter().all(|m| dir.join(m).is_dir());
+    let node_runs = try_run(Command::new(node()).arg("--version"), b"").is_ok_and(|r| r.code == 0);
+    if installed && node_runs {
+        return true;
+    }
+    let why = format!(
+        "{what} skipped: {modules:?} in {}: {installed}, node runs: {node_runs} \
+         (run scripts/install-test-deps.sh)",
+        dir.display()
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    eprintln!("{why}");
+    false
+}
+
+/// Runs `tests/js/interop.mjs` (Node `jose`) with `args`; its trimmed output.
+pub fn jose(args: &[&str]) -> String {
+    let mut command = Command::new(node());
+    command.arg(repo().join("tests/js/interop.mjs")).args(args);
+    let out = run(&mut command, b"");
+    assert_eq!(out.code, 0, "{out:?}");
+    out.stdout.trim_end().to_owned()
 }
