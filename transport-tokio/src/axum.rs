@@ -51,7 +51,7 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::server::accept::{Decision, Upgraded};
-use crate::server::{Acceptor, AuthenticatedSocket};
+use crate::server::{Acceptor, AuthenticatedSocket, InlineHandler};
 
 /// Header lines copied from tollgate's HTTP answers into axum's.
 const MAX_RESPONSE_HEADERS: usize = 16;
@@ -145,6 +145,53 @@ impl WebSocketUpgrade {
                     callback(socket).instrument(span).await;
                 }
                 Err(error) => tracing::debug!(%error, "connection not accepted"),
+            }
+        };
+        shutdown.tracker().spawn(task);
+        to_response(&response)
+    }
+}
+
+impl WebSocketUpgrade {
+    /// Answers 101 and, once the connection is upgraded (and, with first-message
+    /// authentication, authenticated), runs it with `handler` called inside the
+    /// connection's own task: see [`InlineHandler`]. The task is tracked by the
+    /// acceptor's [`ShutdownHandle`](crate::server::ShutdownHandle).
+    pub fn on_upgrade_inline<H: InlineHandler>(self, handler: H) -> Response<Body> {
+        let Self {
+            acceptor,
+            response,
+            next,
+            on_upgrade,
+        } = self;
+        let shutdown = acceptor.shutdown_handle();
+        let task = async move {
+            let upgraded = match on_upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(error) => {
+                    tracing::debug!(%error, "upgrade failed");
+                    return;
+                }
+            };
+            // As in `on_upgrade`; the authenticating steps are boxed, so the task keeps
+            // only the connection's own state for its life.
+            match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => {
+                    let tcp = parts.io.into_inner();
+                    let accepted =
+                        Box::pin(acceptor.authenticate_upgraded(tcp, &parts.read_buf, next)).await;
+                    drop(parts.read_buf);
+                    if let Ok(accepted) = accepted {
+                        acceptor.run_inline(accepted, &handler).await;
+                    }
+                }
+                Err(upgraded) => {
+                    let stream = TokioIo::new(upgraded);
+                    let accepted = Box::pin(acceptor.authenticate_upgraded(stream, &[], next)).await;
+                    if let Ok(accepted) = accepted {
+                        acceptor.run_inline(accepted, &handler).await;
+                    }
+                }
             }
         };
         shutdown.tracker().spawn(task);

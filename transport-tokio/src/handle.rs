@@ -9,7 +9,7 @@
 //! connection task closes it (1008 `slow_consumer`) instead of letting memory grow.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -227,13 +227,28 @@ impl ConnectionHandle {
 }
 
 /// Who is on the other end: the verified token's identity, kept with the connection.
+///
+/// The claims are kept as the token's JSON text, with `sub` and `exp` read out of it:
+/// an idle connection holds a few hundred bytes for its identity. The parsed claims
+/// object is built the first time [`claims`](Self::claims), [`claim`](Self::claim) or
+/// [`roles`](Self::roles) asks for it, then kept.
 #[derive(Debug, Clone)]
 pub struct Identity {
     sub: Option<Arc<str>>,
     alg: &'static str,
-    kid: Option<String>,
+    kid: Option<Box<str>>,
     exp: Option<u64>,
-    claims: Arc<serde_json::Map<String, serde_json::Value>>,
+    json: Arc<str>,
+    parsed: OnceLock<Arc<serde_json::Map<String, serde_json::Value>>>,
+}
+
+/// The registered claims the server reads itself.
+#[derive(serde::Deserialize)]
+struct Registered<'a> {
+    #[serde(borrow, default)]
+    sub: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    exp: Option<serde_json::Number>,
 }
 
 impl Identity {
@@ -244,22 +259,47 @@ impl Identity {
         kid: Option<String>,
         claims: serde_json::Map<String, serde_json::Value>,
     ) -> Self {
-        let sub = claims
-            .get("sub")
-            .and_then(serde_json::Value::as_str)
-            .map(Arc::from);
+        let json = serde_json::Value::Object(claims).to_string();
+        // A map always serializes to an object the registered claims read from, unless
+        // `sub` or `exp` has another type: those are then left out, as before.
+        Self::from_claims_json(alg, kid.as_deref(), &json).unwrap_or_else(|_| Self {
+            sub: None,
+            alg,
+            kid: kid.map(String::into_boxed_str),
+            exp: None,
+            json: json.into(),
+            parsed: OnceLock::new(),
+        })
+    }
+
+    /// An identity from the verified token's claims as JSON text (the token's decoded
+    /// payload), kept as it is.
+    ///
+    /// # Errors
+    /// When `json` is not a JSON object, or its `sub` is not a string or its `exp` not a
+    /// number.
+    pub fn from_claims_json(
+        alg: &'static str,
+        kid: Option<&str>,
+        json: &str,
+    ) -> Result<Self, serde_json::Error> {
+        if !json.trim_start().starts_with('{') {
+            return Err(serde::de::Error::custom("the claims are not a JSON object"));
+        }
+        let registered: Registered<'_> = serde_json::from_str(json)?;
         // A fractional NumericDate expires at the next whole second, as in the core.
-        let exp = claims.get("exp").and_then(|exp| {
+        let exp = registered.exp.and_then(|exp| {
             exp.as_u64()
                 .or_else(|| exp.as_f64().filter(|e| *e >= 0.0).map(|e| e.ceil() as u64))
         });
-        Self {
-            sub,
+        Ok(Self {
+            sub: registered.sub.map(|sub| Arc::from(&*sub)),
             alg,
-            kid,
+            kid: kid.map(Box::from),
             exp,
-            claims: Arc::new(claims),
-        }
+            json: Arc::from(json),
+            parsed: OnceLock::new(),
+        })
     }
 
     /// The `sub` claim, if the token had one.
@@ -292,31 +332,44 @@ impl Identity {
         self.exp
     }
 
-    /// Every claim of the token, as JSON.
+    /// The claims as the token carried them: a JSON object's text.
+    #[must_use]
+    pub fn claims_json(&self) -> &str {
+        &self.json
+    }
+
+    /// Every claim of the token, as JSON (parsed on the first call, then kept).
     #[must_use]
     pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
-        &self.claims
+        self.parsed.get_or_init(|| {
+            Arc::new(
+                match serde_json::from_str::<serde_json::Value>(&self.json) {
+                    Ok(serde_json::Value::Object(map)) => map,
+                    _ => serde_json::Map::new(),
+                },
+            )
+        })
     }
 
     /// One claim by name.
     #[must_use]
     pub fn claim(&self, name: &str) -> Option<&serde_json::Value> {
-        self.claims.get(name)
+        self.claims().get(name)
     }
 
-    /// The claims as the application's own type.
+    /// The claims as the application's own type, read from the token's JSON.
     ///
     /// # Errors
     /// When the claims do not deserialize into `T`.
     pub fn deserialize<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(serde_json::Value::Object((*self.claims).clone()))
+        serde_json::from_str(&self.json)
     }
 
     /// The roles carried by `claim`: a string (`"admin"`), a space-separated string
     /// (`"admin moderator"`, as OAuth `scope`), or an array of strings.
     #[must_use]
     pub fn roles(&self, claim: &str) -> Vec<&str> {
-        match self.claims.get(claim) {
+        match self.claim(claim) {
             Some(serde_json::Value::String(text)) => text.split_whitespace().collect(),
             Some(serde_json::Value::Array(items)) => {
                 items.iter().filter_map(serde_json::Value::as_str).collect()

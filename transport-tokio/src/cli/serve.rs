@@ -34,7 +34,7 @@ use crate::axum::WebSocketUpgrade;
 use crate::jwks::{JwksConfig, Rules};
 use crate::router::{EventContext, EventError, event_message};
 use crate::server::{Acceptor, AuthenticatedSocket, RateLimit, ServerConfig};
-use crate::server::{Refusal, StaticVerifier, TokenFrom};
+use crate::server::{Echo, Refusal, StaticVerifier, TokenFrom};
 use crate::{ConnectionContext, Router, Sessions};
 
 /// The demo page, served at `/`.
@@ -470,21 +470,11 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| async move {
-        if state.echo {
-            echo(socket).await;
-        } else {
-            chat(socket, state).await;
-        }
-    })
-}
-
-async fn echo(mut socket: AuthenticatedSocket) {
-    while let Some(Ok(message)) = socket.next().await {
-        if socket.send(message).await.is_err() {
-            break;
-        }
+    if state.echo {
+        // Answered inside each connection's task: no handler task, no queues.
+        return upgrade.on_upgrade_inline(Echo);
     }
+    upgrade.on_upgrade(move |socket| chat(socket, state))
 }
 
 async fn chat(mut socket: AuthenticatedSocket, state: AppState) {

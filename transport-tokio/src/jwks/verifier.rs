@@ -37,12 +37,10 @@ pub fn verify_identity<K: KeyResolver + ?Sized>(
     let mut scratch = vec![0u8; token.len()];
     let verified = jwt::verify(token.as_bytes(), keys, validation, now, &mut scratch)?;
     let header = object(verified.header().json().as_bytes());
-    let kid = header.get("kid").and_then(Value::as_str).map(str::to_owned);
-    Ok(Identity::new(
-        verified.header().algorithm().name(),
-        kid,
-        object(verified.payload()),
-    ))
+    let kid = header.get("kid").and_then(Value::as_str);
+    let claims = std::str::from_utf8(verified.payload()).map_err(|_| JwtError::InvalidClaims)?;
+    Identity::from_claims_json(verified.header().algorithm().name(), kid, claims)
+        .map_err(|_| JwtError::InvalidClaims.into())
 }
 
 /// A [`TokenVerifier`] over keys known at start-up: one [`Key`], a JWK, a JWK Set read

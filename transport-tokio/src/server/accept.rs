@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use super::config::{ServerConfig, TokenFrom};
 use super::driver::{Demand, Driver, End, Wiring, reason, unix_now};
+use super::inline::InlineHandler;
 use super::limits::{GlobalPermit, Limits, UserPermit};
 use super::shutdown::ShutdownHandle;
 use super::socket::AuthenticatedSocket;
@@ -215,6 +216,20 @@ impl Acceptor {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let accepted = self.authenticate_from(stream, peer).await?;
+        Ok(self.start(accepted))
+    }
+
+    /// The upgrade and authentication of [`accept_from`](Self::accept_from), without
+    /// starting the connection task.
+    pub(crate) async fn authenticate_from<S>(
+        &self,
+        stream: S,
+        peer: Option<SocketAddr>,
+    ) -> Result<Accepted<S>, AcceptError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let id = ConnectionId::next();
         let span = match peer {
             Some(peer) => {
@@ -223,7 +238,7 @@ impl Acceptor {
             None => tracing::info_span!("ws", conn = id.get(), sub = tracing::field::Empty),
         };
         let result = self
-            .accept_in_span(stream, id, &span)
+            .accept_in_span(stream, id, span.clone())
             .instrument(span.clone())
             .await;
         match &result {
@@ -240,8 +255,8 @@ impl Acceptor {
         &self,
         mut stream: S,
         id: ConnectionId,
-        span: &tracing::Span,
-    ) -> Result<AuthenticatedSocket, AcceptError>
+        span: tracing::Span,
+    ) -> Result<Accepted<S>, AcceptError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -271,7 +286,14 @@ impl Acceptor {
             span.record("sub", sub);
         }
         tracing::info!(alg = identity.alg(), "authenticated");
-        Ok(self.start(driver, id, identity, upgrade.protocol, (global, user), span))
+        Ok(Accepted {
+            driver,
+            id,
+            identity,
+            protocol: upgrade.protocol,
+            permits: (global, user),
+            span,
+        })
     }
 
     /// Reads and answers the upgrade request; `capacity` is false when the global cap
@@ -394,18 +416,18 @@ impl Acceptor {
     }
 
     /// Wires the queues and spawns the connection task.
-    fn start<S>(
-        &self,
-        driver: Driver<S>,
-        id: ConnectionId,
-        identity: Identity,
-        protocol: Option<String>,
-        permits: (GlobalPermit, Option<UserPermit>),
-        span: &tracing::Span,
-    ) -> AuthenticatedSocket
+    pub(crate) fn start<S>(&self, accepted: Accepted<S>) -> AuthenticatedSocket
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let Accepted {
+            driver,
+            id,
+            identity,
+            protocol,
+            permits,
+            span,
+        } = accepted;
         let (out_tx, out_rx) = mpsc::channel(self.config.outgoing_queue);
         let (in_tx, in_rx) = mpsc::channel(INCOMING_QUEUE);
         let overflow = Arc::new(Overflow::default());
@@ -439,9 +461,40 @@ impl Acceptor {
             protocol,
             (in_rx, demand),
             end,
-            span.clone(),
+            span,
         )
     }
+
+    /// Runs an authenticated connection with an inline handler in the calling task,
+    /// until it ends.
+    pub(crate) async fn run_inline<S, H>(&self, accepted: Accepted<S>, handler: &H)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        H: InlineHandler + ?Sized,
+    {
+        let Accepted {
+            driver,
+            identity,
+            permits,
+            span,
+            ..
+        } = accepted;
+        let _permits = permits;
+        driver
+            .run_inline(handler, identity, self.shutdown.token())
+            .instrument(span)
+            .await;
+    }
+}
+
+/// An authenticated connection, before its task starts.
+pub(crate) struct Accepted<S> {
+    driver: Driver<S>,
+    id: ConnectionId,
+    identity: Identity,
+    protocol: Option<String>,
+    permits: (GlobalPermit, Option<UserPermit>),
+    span: tracing::Span,
 }
 
 /// How to refuse a parsed request.
@@ -722,6 +775,23 @@ impl Acceptor {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let accepted = self
+            .authenticate_upgraded(stream, pipelined, upgraded)
+            .await?;
+        Ok(self.start(accepted))
+    }
+
+    /// What [`run_upgraded`](Self::run_upgraded) does before starting the connection
+    /// task.
+    pub(crate) async fn authenticate_upgraded<S>(
+        &self,
+        stream: S,
+        pipelined: &[u8],
+        upgraded: Box<Upgraded>,
+    ) -> Result<Accepted<S>, AcceptError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let Upgraded { id, span, next } = *upgraded;
         let work = async {
             let mut driver = Driver::new(stream, Arc::clone(&self.config), pipelined);
@@ -743,16 +813,25 @@ impl Acceptor {
                         span.record("sub", sub);
                     }
                     tracing::info!(alg = identity.alg(), "authenticated");
-                    let permits = (global, user);
-                    Ok(self.start(driver, id, identity, upgrade.protocol, permits, &span))
+                    Ok((driver, identity, upgrade.protocol, (global, user)))
                 }
             }
         };
         let result = work.instrument(span.clone()).await;
-        if let Err(error) = &result {
-            span.in_scope(|| tracing::debug!(%error, "connection refused"));
+        match result {
+            Ok((driver, identity, protocol, permits)) => Ok(Accepted {
+                driver,
+                id,
+                identity,
+                protocol,
+                permits,
+                span,
+            }),
+            Err(error) => {
+                span.in_scope(|| tracing::debug!(%error, "connection refused"));
+                Err(error)
+            }
         }
-        result
     }
 }
 

@@ -31,12 +31,13 @@ use tollgate::ws::frame::{FrameHeader, MAX_CONTROL_FRAME_LEN, MAX_HEADER_LEN, Op
 
 use super::config::ServerConfig;
 use super::limits::TokenBucket;
+use super::inline::truncate;
 use super::socket::{EndSlot, Error};
 use crate::handle::{Command, Identity, Message, Overflow};
 
 /// Frames up to this size arrive whole; larger ones are streamed into the message
 /// buffer, so the read buffer never grows with the message size limit.
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
 
 /// How long we wait for the client's close frame after sending ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
@@ -46,6 +47,8 @@ const COALESCE: usize = 16 * 1024;
 
 /// Queued messages are gathered into one write up to about this many bytes.
 const WRITE_BATCH: usize = 64 * 1024;
+
+mod inline;
 
 /// The stable reasons the server closes with.
 pub(crate) mod reason {
@@ -382,6 +385,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     /// Verifies an in-band refresh for the same subject; returns the new deadline.
     async fn refresh(&mut self, wiring: &Wiring, token: &str) -> Result<Instant, End> {
         let current = wiring.identity.borrow().sub_arc();
+        let (identity, next) = self.refreshed(current, token).await?;
+        wiring.identity.send_replace(identity);
+        Ok(next)
+    }
+
+    /// Verifies an in-band refresh whose `sub` must be `current`, and acknowledges it;
+    /// returns the new identity and deadline.
+    async fn refreshed(
+        &mut self,
+        current: Option<Arc<str>>,
+        token: &str,
+    ) -> Result<(Identity, Instant), End> {
         let verify = self.config.verifier.verify(token, unix_now());
         let identity = match timeout(self.config.handshake_timeout, verify).await {
             Ok(Ok(identity)) if current.is_some() && identity.sub_arc() == current => identity,
@@ -394,9 +409,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         };
         tracing::debug!(exp = identity.exp(), "token refreshed");
         let next = expiry(&identity, self.leeway());
-        wiring.identity.send_replace(identity);
         self.acknowledge().await?;
-        Ok(next.unwrap_or_else(far_future))
+        Ok((identity, next.unwrap_or_else(far_future)))
     }
 
     /// One step of the state machine over the buffered bytes.
@@ -782,13 +796,4 @@ pub(crate) fn unix_now() -> u64 {
 
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
-}
-
-/// `text` cut to at most `max` bytes at a character boundary.
-fn truncate(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.get(..end).unwrap_or_default()
 }

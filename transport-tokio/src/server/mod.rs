@@ -87,7 +87,9 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
+use std::sync::Arc;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -95,6 +97,7 @@ use tracing::Instrument;
 pub(crate) mod accept;
 mod config;
 mod driver;
+pub mod inline;
 mod limits;
 mod shutdown;
 mod socket;
@@ -104,6 +107,7 @@ mod verifier;
 
 pub use accept::{AcceptError, Acceptor};
 pub use config::{RateLimit, ServerConfig, TokenFrom};
+pub use inline::{Echo, InlineHandler, MessageRef, Reply};
 pub use shutdown::ShutdownHandle;
 pub use socket::{AuthenticatedSocket, Error};
 #[cfg(feature = "tls")]
@@ -201,7 +205,7 @@ impl Server {
                 acceptor: self.acceptor.clone(),
                 #[cfg(feature = "tls")]
                 tls: self.tls.clone(),
-                accepted: tx,
+                deliver: Deliver::Queue(tx),
             };
             tokio::spawn(listen.run());
         }
@@ -239,6 +243,33 @@ impl Server {
             };
             shutdown.tracker().spawn(task.instrument(span));
         }
+        self.finish(&shutdown).await;
+    }
+
+    /// Runs every authenticated connection with `handler` called inside the
+    /// connection's own task (see [`InlineHandler`]) until the server shuts down; then
+    /// waits (up to the configured grace) for the connections to end.
+    ///
+    /// One task per connection and no queue: the fastest way to serve handlers that
+    /// answer each message from the message itself, such as [`Echo`]. Connections a
+    /// previous [`accept`](Self::accept) took over are not served here.
+    pub async fn serve_inline<H: InlineHandler>(mut self, handler: H) {
+        let shutdown = self.shutdown_handle();
+        if let Some(listener) = self.listener.take() {
+            let listen = Listen {
+                listener,
+                acceptor: self.acceptor.clone(),
+                #[cfg(feature = "tls")]
+                tls: self.tls.clone(),
+                deliver: Deliver::Inline(Arc::new(handler)),
+            };
+            listen.run().await;
+        }
+        self.finish(&shutdown).await;
+    }
+
+    /// Shuts down and waits for the tasks, up to the grace.
+    async fn finish(&self, shutdown: &ShutdownHandle) {
         let grace = self.acceptor.config().shutdown_grace;
         if !shutdown.shutdown_and_wait(grace).await {
             tracing::warn!(
@@ -269,13 +300,46 @@ impl<E: fmt::Display + Send + 'static> HandlerResult for Result<(), E> {
     }
 }
 
-/// The accept loop, in its own task.
+/// What the accept loop does with an accepted stream.
+#[derive(Clone)]
+enum Deliver {
+    /// Authenticate it and queue the socket for [`Server::accept`].
+    Queue(mpsc::Sender<AuthenticatedSocket>),
+    /// Authenticate it and run it with the handler, in the same task.
+    Inline(Arc<dyn InlineHandler>),
+}
+
+impl Deliver {
+    async fn deliver<S>(self, acceptor: Acceptor, stream: S, peer: SocketAddr)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        match self {
+            Self::Queue(accepted) => {
+                // Refusals were answered and logged in the connection's span. A server
+                // dropped meanwhile drops the socket too, which closes it.
+                if let Ok(socket) = acceptor.accept_from(stream, Some(peer)).await {
+                    drop(accepted.send(socket).await);
+                }
+            }
+            Self::Inline(handler) => {
+                // Boxed: the task keeps only the connection's own state for its life.
+                let accepted = Box::pin(acceptor.authenticate_from(stream, Some(peer))).await;
+                if let Ok(accepted) = accepted {
+                    acceptor.run_inline(accepted, &*handler).await;
+                }
+            }
+        }
+    }
+}
+
+/// The accept loop.
 struct Listen {
     listener: TcpListener,
     acceptor: Acceptor,
     #[cfg(feature = "tls")]
     tls: Option<TlsConfig>,
-    accepted: mpsc::Sender<AuthenticatedSocket>,
+    deliver: Deliver,
 }
 
 impl Listen {
@@ -302,37 +366,24 @@ impl Listen {
 
     fn connect(&self, tcp: TcpStream, peer: SocketAddr) -> impl Future<Output = ()> + use<> {
         let acceptor = self.acceptor.clone();
-        let accepted = self.accepted.clone();
+        let deliver = self.deliver.clone();
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
         async move {
             // Small frames (pongs, acknowledgements) should not wait for Nagle.
             let _ = tcp.set_nodelay(true);
             #[cfg(feature = "tls")]
-            let result = match tls {
-                Some(tls) => {
-                    let timeout = acceptor.config().handshake_timeout;
-                    match tokio::time::timeout(timeout, tls.acceptor().accept(tcp)).await {
-                        Ok(Ok(stream)) => acceptor.accept_from(stream, Some(peer)).await,
-                        Ok(Err(error)) => {
-                            tracing::debug!(%peer, %error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    }
+            if let Some(tls) = tls {
+                let timeout = acceptor.config().handshake_timeout;
+                let handshake = tokio::time::timeout(timeout, tls.acceptor().accept(tcp));
+                match Box::pin(handshake).await {
+                    Ok(Ok(stream)) => deliver.deliver(acceptor, stream, peer).await,
+                    Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 }
-                None => acceptor.accept_from(tcp, Some(peer)).await,
-            };
-            #[cfg(not(feature = "tls"))]
-            let result = acceptor.accept_from(tcp, Some(peer)).await;
-            // Refusals were answered and logged in the connection's span. A server
-            // dropped meanwhile drops the socket too, which closes it.
-            if let Ok(socket) = result {
-                drop(accepted.send(socket).await);
+                return;
             }
+            deliver.deliver(acceptor, tcp, peer).await;
         }
     }
 }

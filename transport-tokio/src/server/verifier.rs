@@ -186,11 +186,11 @@ impl StaticVerifier {
             now,
             &mut scratch,
         )?;
-        let claims: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(verified.payload()).map_err(|_| JwtError::InvalidClaims)?;
         let header = verified.header();
         let kid = header.kid().map(|kid| kid.chars().collect::<String>());
-        Ok(Identity::new(header.algorithm().name(), kid, claims))
+        let claims = std::str::from_utf8(verified.payload()).map_err(|_| JwtError::InvalidClaims)?;
+        Identity::from_claims_json(header.algorithm().name(), kid.as_deref(), claims)
+            .map_err(|_| JwtError::InvalidClaims.into())
     }
 }
 

@@ -1,0 +1,239 @@
+//! The connection task with an [`InlineHandler`]: every buffered message is answered in
+//! place, the answers of one read go out in one write, and the task waits on the
+//! stream, one timer (expiry or ping, whichever is first) and shutdown. No queue, no
+//! second task; an idle connection keeps only this future and its identity.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tollgate::auth::{AuthError, parse_auth_message};
+use tollgate::ws::close::CloseCode;
+use tollgate::ws::conn::{Event, MessageKind};
+use tollgate::ws::error::ProtocolError;
+use tollgate::ws::frame::MAX_CONTROL_FRAME_LEN;
+
+use super::{Driver, End, WRITE_BATCH, expiry, far_future, reason};
+use crate::handle::Identity;
+use crate::server::inline::{CloseRequest, InlineHandler, MessageRef, Reply};
+
+/// Why [`Driver::answer_buffered`] stopped.
+enum Answered {
+    /// Every buffered byte was consumed.
+    Drained,
+    /// The answers reached the write batch size: send them, then go on.
+    Batch,
+    /// The handler asked for a close.
+    Closing,
+    /// The client's close frame.
+    CloseReceived,
+    /// An in-band refresh with this token.
+    Refresh(Box<str>),
+    /// The message rate limit was exceeded.
+    RateLimited,
+    /// The client broke the protocol.
+    Failed(ProtocolError),
+}
+
+/// What woke the waiting connection.
+enum Wake {
+    Read(Result<(), End>),
+    Timer,
+    Shutdown,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
+    /// Runs the connection with `handler` until it ends.
+    pub(crate) async fn run_inline<H: InlineHandler + ?Sized>(
+        mut self,
+        handler: &H,
+        mut identity: Identity,
+        shutdown: CancellationToken,
+    ) {
+        let mut close = None;
+        handler.on_open(
+            &identity,
+            &mut Reply::new(&mut self.conn, &mut self.out, &mut close),
+        );
+        let end = self
+            .serve_inline(handler, &mut identity, &shutdown, close)
+            .await;
+        handler.on_close(&identity);
+        tracing::debug!(?end, "connection ended");
+    }
+
+    async fn serve_inline<H: InlineHandler + ?Sized>(
+        &mut self,
+        handler: &H,
+        identity: &mut Identity,
+        shutdown: &CancellationToken,
+        mut close: Option<CloseRequest>,
+    ) -> End {
+        let mut expires = expiry(identity, self.leeway());
+        let ping_every = self.config.ping_interval;
+        let mut next_ping = ping_every.map(|every| Instant::now() + every);
+        loop {
+            let answered = if close.is_some() {
+                Answered::Closing
+            } else {
+                self.answer_buffered(handler, identity, &mut close)
+            };
+            // Answers go out before whatever ends the connection: a peer sees them, then
+            // the close, in the order it sent.
+            if let Err(end) = self.write_pending().await {
+                return end;
+            }
+            match answered {
+                Answered::Drained => {}
+                Answered::Batch => continue,
+                Answered::Closing => {
+                    let request = close.take().unwrap_or(CloseRequest {
+                        code: 1000,
+                        reason: "".into(),
+                    });
+                    return self.app_close(request.code, &request.reason).await;
+                }
+                Answered::CloseReceived => return self.finish_close().await,
+                Answered::RateLimited => {
+                    return self.policy_close(1008, reason::RATE_LIMITED).await;
+                }
+                Answered::Failed(error) => return self.fail(error).await,
+                Answered::Refresh(token) => {
+                    // Rare, and large (verification, replies, closing): kept off the
+                    // connection future.
+                    let refreshed = Box::pin(self.refreshed(identity.sub_arc(), &token)).await;
+                    match refreshed {
+                        Ok((fresh, next)) => {
+                            *identity = fresh;
+                            expires = Some(next);
+                        }
+                        Err(end) => return end,
+                    }
+                    continue;
+                }
+            }
+            let timer = match (expires, next_ping) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wake = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => Wake::Shutdown,
+                read = std::future::poll_fn(|cx| self.poll_fill(cx)) => Wake::Read(read),
+                () = sleep_until(timer.unwrap_or_else(far_future)), if timer.is_some() => Wake::Timer,
+            };
+            match wake {
+                Wake::Shutdown => {
+                    let code = CloseCode::GOING_AWAY.as_u16();
+                    return self.policy_close(code, reason::SHUTDOWN).await;
+                }
+                Wake::Read(Ok(())) => self.last_seen = Instant::now(),
+                Wake::Read(Err(end)) => return end,
+                Wake::Timer => {
+                    let now = Instant::now();
+                    if expires.is_some_and(|at| at <= now) {
+                        return self.policy_close(1008, AuthError::EXPIRED.code()).await;
+                    }
+                    if let (Some(at), Some(every)) = (next_ping, ping_every)
+                        && at <= now
+                    {
+                        next_ping = Some(now + every);
+                        if let Err(end) = self.heartbeat(every).await {
+                            return end;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the state machine over the buffered bytes, calling `handler` for each data
+    /// message and gathering the answers (and pongs) in the write buffer, until the
+    /// input runs out or something needs the connection's attention.
+    fn answer_buffered<H: InlineHandler + ?Sized>(
+        &mut self,
+        handler: &H,
+        identity: &Identity,
+        close: &mut Option<CloseRequest>,
+    ) -> Answered {
+        loop {
+            if close.is_some() {
+                return Answered::Closing;
+            }
+            if self.out.len() >= WRITE_BATCH {
+                return Answered::Batch;
+            }
+            let Self {
+                conn,
+                buf,
+                start,
+                message,
+                out,
+                bucket,
+                ..
+            } = self;
+            let input = buf.get_mut(*start..).unwrap_or_default();
+            let step = match conn.handle_input(input) {
+                Ok(step) => step,
+                Err(error) => return Answered::Failed(error),
+            };
+            let consumed = step.consumed;
+            let mut stop = None;
+            let data = match step.event {
+                None => None,
+                Some(Event::Text(text)) => Some(MessageRef::Text(text)),
+                Some(Event::Binary(data)) => Some(MessageRef::Binary(data)),
+                Some(Event::Chunk(chunk)) => {
+                    if chunk.first {
+                        message.clear();
+                    }
+                    message.extend_from_slice(chunk.data);
+                    match (chunk.last, chunk.kind) {
+                        (false, _) => None,
+                        // The connection validated the whole message before `last`.
+                        (true, MessageKind::Text) => std::str::from_utf8(message)
+                            .ok()
+                            .map(MessageRef::Text),
+                        (true, MessageKind::Binary) => Some(MessageRef::Binary(message)),
+                    }
+                }
+                Some(Event::Ping(_)) => {
+                    let at = out.len();
+                    out.resize(at + 2 * MAX_CONTROL_FRAME_LEN, 0);
+                    let len = conn.poll_transmit(out.get_mut(at..).unwrap_or_default());
+                    out.truncate(at + len);
+                    None
+                }
+                Some(Event::Pong(_)) => None,
+                Some(Event::Close(_)) => {
+                    stop = Some(Answered::CloseReceived);
+                    None
+                }
+            };
+            let had_event = data.is_some() || stop.is_some();
+            if let Some(data) = data {
+                if let Some(bucket) = bucket
+                    && !bucket.take()
+                {
+                    stop = Some(Answered::RateLimited);
+                } else if let MessageRef::Text(text) = data
+                    && let Ok(auth) = parse_auth_message(text.as_bytes())
+                {
+                    stop = Some(Answered::Refresh(auth.token.into()));
+                } else {
+                    handler.on_message(identity, data, &mut Reply::new(conn, out, close));
+                }
+            }
+            *start += consumed;
+            if *start >= buf.len() {
+                *start = 0;
+                buf.clear();
+            }
+            if let Some(stop) = stop {
+                return stop;
+            }
+            if consumed == 0 && !had_event {
+                return Answered::Drained;
+            }
+        }
+    }
+}
