@@ -1,0 +1,245 @@
+//! Inline handlers (`Server::serve_inline`): answers from inside the connection task,
+//! with the server's policies (expiry, refresh, rate limit, protocol errors, shutdown)
+//! as with sockets.
+
+mod server_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use server_support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tollgate_tokio::Identity;
+use tollgate_tokio::server::{
+    Echo, InlineHandler, MessageRef, RateLimit, Reply, Server, ServerConfig,
+};
+
+/// Starts `config` on 127.0.0.1:0 serving `handler` inline.
+async fn serve_inline<H: InlineHandler>(config: ServerConfig, handler: H) -> Running {
+    let server = Server::bind("127.0.0.1:0", config).await.unwrap();
+    let addr = server.local_addr();
+    let shutdown = server.shutdown_handle();
+    let task = tokio::spawn(server.serve_inline(handler));
+    Running {
+        addr,
+        shutdown,
+        task,
+    }
+}
+
+/// Greets, answers `whoami` with `sub exp`, closes on `bye`, echoes the rest; counts
+/// opens and closes.
+#[derive(Default)]
+struct Probe {
+    opened: AtomicUsize,
+    closed: AtomicUsize,
+}
+
+impl InlineHandler for Probe {
+    fn on_open(&self, identity: &Identity, reply: &mut Reply<'_>) {
+        self.opened.fetch_add(1, Ordering::SeqCst);
+        reply.text(&format!("hello {}", identity.sub().unwrap_or("-")));
+    }
+
+    fn on_message(&self, identity: &Identity, message: MessageRef<'_>, reply: &mut Reply<'_>) {
+        match message {
+            MessageRef::Text("whoami") => reply.text(&format!(
+                "{} {}",
+                identity.sub().unwrap_or("-"),
+                identity.exp().unwrap_or(0)
+            )),
+            MessageRef::Text("bye") => {
+                reply.text("see you");
+                reply.close(4000, "bye");
+                assert!(reply.is_closing());
+                reply.text("never sent");
+            }
+            other => reply.message(other),
+        }
+    }
+
+    fn on_close(&self, _: &Identity) {
+        self.closed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A masked client frame: `first` byte (FIN, RSV, opcode), then `payload` (< 126 bytes).
+fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x11, 0x5a, 0xc3, 0x07];
+    let mut out = vec![first, 0x80 | u8::try_from(payload.len()).unwrap()];
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    out
+}
+
+#[tokio::test]
+async fn echo_answers_text_binary_and_messages_larger_than_the_read_buffer() {
+    let server = serve_inline(config(), Echo).await;
+    let mut client = connect_query(server.addr, &token("alice", 60)).await;
+    round_trip(&mut client, "hello").await;
+    client.send_binary(&[0, 1, 2, 255]).await.unwrap();
+    assert_eq!(next(&mut client).await, Got::Binary(vec![0, 1, 2, 255]));
+    // Larger than the read buffer: streamed in pieces, answered whole.
+    let big: Vec<u8> = (0..300_000_u32).map(|i| (i % 251) as u8).collect();
+    client.send_binary(&big).await.unwrap();
+    assert_eq!(next(&mut client).await, Got::Binary(big));
+    let text = "ünïcödé ".repeat(20_000);
+    round_trip(&mut client, &text).await;
+}
+
+#[tokio::test]
+async fn many_pipelined_messages_come_back_in_order() {
+    let server = serve_inline(config(), Echo).await;
+    let mut client = connect_query(server.addr, &token("alice", 60)).await;
+    for i in 0..2000 {
+        client.send_text(&format!("message {i}")).await.unwrap();
+    }
+    for i in 0..2000 {
+        assert_eq!(next(&mut client).await, Got::Text(format!("message {i}")));
+    }
+}
+
+#[tokio::test]
+async fn handler_sees_the_identity_and_opens_and_closes_once() {
+    let probe = Arc::new(Probe::default());
+    let server = serve_inline(config(), Arc::clone(&probe)).await;
+    let mut client = connect_query(server.addr, &token("alice", 60)).await;
+    assert_eq!(next(&mut client).await, Got::Text("hello alice".into()));
+    client.send_text("whoami").await.unwrap();
+    let Got::Text(answer) = next(&mut client).await else {
+        panic!("no answer")
+    };
+    assert!(answer.starts_with("alice "), "{answer}");
+    client.send_text("bye").await.unwrap();
+    assert_eq!(next(&mut client).await, Got::Text("see you".into()));
+    assert_eq!(next(&mut client).await, Got::Close(4000, "bye".into()));
+    tokio::time::timeout(STEP, async {
+        while probe.closed.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(probe.opened.load(Ordering::SeqCst), 1);
+    assert_eq!(probe.closed.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn refresh_replaces_the_identity_the_handler_sees() {
+    let server = serve_inline(config(), Probe::default()).await;
+    let mut client = connect_query(server.addr, &token("alice", 60)).await;
+    assert_eq!(next(&mut client).await, Got::Text("hello alice".into()));
+    let fresh = token("alice", 3600);
+    client
+        .send_text(&format!(r#"{{"type":"refresh","token":"{fresh}"}}"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut client).await,
+        Got::Text(r#"{"type":"authenticated"}"#.into())
+    );
+    client.send_text("whoami").await.unwrap();
+    let Got::Text(answer) = next(&mut client).await else {
+        panic!("no answer")
+    };
+    let exp: u64 = answer.strip_prefix("alice ").unwrap().parse().unwrap();
+    assert!(exp >= now() + 3000, "{answer}");
+    let mallory = token("mallory", 3600);
+    client
+        .send_text(&format!(r#"{{"type":"refresh","token":"{mallory}"}}"#))
+        .await
+        .unwrap();
+    let _unauthorized = next(&mut client).await;
+    assert_eq!(
+        next(&mut client).await,
+        Got::Close(1008, "subject_mismatch".into())
+    );
+}
+
+#[tokio::test]
+async fn expired_token_closes_1008_expired() {
+    let server = serve_inline(config(), Echo).await;
+    let mut client = connect_query(server.addr, &token("alice", 2)).await;
+    round_trip(&mut client, "still valid").await;
+    assert_eq!(next(&mut client).await, Got::Close(1008, "expired".into()));
+}
+
+#[tokio::test]
+async fn rate_limit_closes_1008_rate_limited() {
+    let limited = config().with_rate_limit(RateLimit::per_second(5).with_burst(5));
+    let server = serve_inline(limited, Echo).await;
+    let mut client = connect_query(server.addr, &token("alice", 60)).await;
+    for i in 0..20 {
+        if client.send_text(&format!("m{i}")).await.is_err() {
+            break;
+        }
+    }
+    let mut echoed = 0;
+    loop {
+        match next(&mut client).await {
+            Got::Text(_) => echoed += 1,
+            Got::Close(code, reason) => {
+                assert_eq!((code, reason.as_str()), (1008, "rate_limited"));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(echoed, 5);
+}
+
+#[tokio::test]
+async fn answers_to_earlier_messages_precede_the_protocol_error_close() {
+    let server = serve_inline(config(), Echo).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    let mut bytes = upgrade_request(&format!("/ws?token={}", token("alice", 60)), "").into_bytes();
+    bytes.extend(frame(0x81, b"one"));
+    bytes.extend(frame(0x89, b"ping"));
+    bytes.extend(frame(0x82, b"two"));
+    // RSV2 set with no extension negotiated: a protocol error.
+    bytes.extend(frame(0xa1, b"bad"));
+    tcp.write_all(&bytes).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(STEP, tcp.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let head_end = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut rest = &answer[head_end..];
+    let mut got = Vec::new();
+    while rest.len() >= 2 {
+        let len = usize::from(rest[1] & 0x7f);
+        got.push((rest[0], rest[2..2 + len].to_vec()));
+        rest = &rest[2 + len..];
+    }
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert_eq!(got[0], (0x81, b"one".to_vec()));
+    assert_eq!(got[1], (0x8a, b"ping".to_vec()));
+    assert_eq!(got[2], (0x82, b"two".to_vec()));
+    assert_eq!(got[3].0, 0x88);
+    assert_eq!(u16::from_be_bytes([got[3].1[0], got[3].1[1]]), 1002);
+}
+
+#[tokio::test]
+async fn refused_tokens_never_reach_the_handler_and_shutdown_closes_1001() {
+    let probe = Arc::new(Probe::default());
+    let server = serve_inline(config(), Arc::clone(&probe)).await;
+    let answer = raw_exchange(
+        server.addr,
+        &upgrade_request(&format!("/ws?token={}", token("alice", -60)), ""),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 401 "), "{answer}");
+    assert_eq!(probe.opened.load(Ordering::SeqCst), 0);
+    let mut client = connect_query(server.addr, &token("bob", 60)).await;
+    assert_eq!(next(&mut client).await, Got::Text("hello bob".into()));
+    server.shutdown.shutdown();
+    assert_eq!(
+        next(&mut client).await,
+        Got::Close(1001, "server_shutdown".into())
+    );
+    tokio::time::timeout(STEP, server.task).await.unwrap().unwrap();
+    assert_eq!(probe.closed.load(Ordering::SeqCst), 1);
+}
