@@ -173,23 +173,22 @@ impl WebSocketUpgrade {
                     return;
                 }
             };
-            // As in `on_upgrade`; the authenticating steps are boxed, so the task keeps
-            // only the connection's own state for its life.
+            // As in `on_upgrade`. This task ends once the connection's own starts.
             match upgraded.downcast::<TokioIo<TcpStream>>() {
                 Ok(parts) => {
                     let tcp = parts.io.into_inner();
-                    let accepted =
-                        Box::pin(acceptor.authenticate_upgraded(tcp, &parts.read_buf, next)).await;
-                    drop(parts.read_buf);
+                    let accepted = acceptor
+                        .authenticate_upgraded(tcp, &parts.read_buf, next)
+                        .await;
                     if let Ok(accepted) = accepted {
-                        acceptor.run_inline(accepted, &handler).await;
+                        acceptor.spawn_inline(accepted, handler);
                     }
                 }
                 Err(upgraded) => {
                     let stream = TokioIo::new(upgraded);
-                    let accepted = Box::pin(acceptor.authenticate_upgraded(stream, &[], next)).await;
+                    let accepted = acceptor.authenticate_upgraded(stream, &[], next).await;
                     if let Ok(accepted) = accepted {
-                        acceptor.run_inline(accepted, &handler).await;
+                        acceptor.spawn_inline(accepted, handler);
                     }
                 }
             }

@@ -465,12 +465,13 @@ impl Acceptor {
         )
     }
 
-    /// Runs an authenticated connection with an inline handler in the calling task,
-    /// until it ends.
-    pub(crate) async fn run_inline<S, H>(&self, accepted: Accepted<S>, handler: &H)
+    /// Starts the task that runs an authenticated connection with an inline handler
+    /// (tracked for graceful shutdown). The task holds the connection's state and
+    /// nothing of the upgrade.
+    pub(crate) fn spawn_inline<S, H>(&self, accepted: Accepted<S>, handler: H)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        H: InlineHandler + ?Sized,
+        H: InlineHandler,
     {
         let Accepted {
             driver,
@@ -479,11 +480,10 @@ impl Acceptor {
             span,
             ..
         } = accepted;
-        let _permits = permits;
-        driver
-            .run_inline(handler, identity, self.shutdown.token())
-            .instrument(span)
-            .await;
+        let task = driver
+            .run_inline(handler, identity, self.shutdown.token(), permits)
+            .instrument(span);
+        self.shutdown.tracker().spawn(task);
     }
 }
 

@@ -323,10 +323,9 @@ impl Deliver {
                 }
             }
             Self::Inline(handler) => {
-                // Boxed: the task keeps only the connection's own state for its life.
-                let accepted = Box::pin(acceptor.authenticate_from(stream, Some(peer))).await;
-                if let Ok(accepted) = accepted {
-                    acceptor.run_inline(accepted, &*handler).await;
+                // This task ends once the connection's own starts.
+                if let Ok(accepted) = acceptor.authenticate_from(stream, Some(peer)).await {
+                    acceptor.spawn_inline(accepted, handler);
                 }
             }
         }
