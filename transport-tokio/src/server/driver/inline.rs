@@ -48,6 +48,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     /// function's arguments are kept twice in its future (once as arguments, once as
     /// the locals they are moved into), and this future is what every idle connection
     /// costs.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would store the driver twice"
+    )]
     pub(crate) fn run_inline<H: InlineHandler>(
         mut self,
         handler: H,
