@@ -9,8 +9,8 @@
 //! connection task closes it (1008 `slow_consumer`) instead of letting memory grow.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
@@ -242,6 +242,17 @@ pub struct Identity {
     parsed: OnceLock<Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
+/// A NumericDate in whole seconds: a fractional one expires at the next whole second,
+/// as in the core.
+fn numeric_date(value: &serde_json::Number) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|e| *e >= 0.0)
+            .map(|e| e.ceil() as u64)
+    })
+}
+
 /// The registered claims the server reads itself.
 #[derive(serde::Deserialize)]
 struct Registered<'a> {
@@ -259,17 +270,21 @@ impl Identity {
         kid: Option<String>,
         claims: serde_json::Map<String, serde_json::Value>,
     ) -> Self {
-        let json = serde_json::Value::Object(claims).to_string();
-        // A map always serializes to an object the registered claims read from, unless
-        // `sub` or `exp` has another type: those are then left out, as before.
-        Self::from_claims_json(alg, kid.as_deref(), &json).unwrap_or_else(|_| Self {
-            sub: None,
+        let sub = claims
+            .get("sub")
+            .and_then(serde_json::Value::as_str)
+            .map(Arc::from);
+        let exp = claims
+            .get("exp")
+            .and_then(|exp| numeric_date(exp.as_number()?));
+        Self {
+            sub,
             alg,
             kid: kid.map(String::into_boxed_str),
-            exp: None,
-            json: json.into(),
+            exp,
+            json: serde_json::Value::Object(claims).to_string().into(),
             parsed: OnceLock::new(),
-        })
+        }
     }
 
     /// An identity from the verified token's claims as JSON text (the token's decoded
@@ -287,11 +302,7 @@ impl Identity {
             return Err(serde::de::Error::custom("the claims are not a JSON object"));
         }
         let registered: Registered<'_> = serde_json::from_str(json)?;
-        // A fractional NumericDate expires at the next whole second, as in the core.
-        let exp = registered.exp.and_then(|exp| {
-            exp.as_u64()
-                .or_else(|| exp.as_f64().filter(|e| *e >= 0.0).map(|e| e.ceil() as u64))
-        });
+        let exp = registered.exp.as_ref().and_then(numeric_date);
         Ok(Self {
             sub: registered.sub.map(|sub| Arc::from(&*sub)),
             alg,
@@ -382,5 +393,57 @@ impl Identity {
     #[must_use]
     pub fn has_any_role(&self, claim: &str, roles: &[&str]) -> bool {
         self.roles(claim).iter().any(|role| roles.contains(role))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::Identity;
+
+    const CLAIMS: &str =
+        r#"{"sub":"alice","exp":1700000000.5,"roles":"admin moderator","n":[1,2],"room":"lobby"}"#;
+
+    #[test]
+    fn claims_are_kept_as_the_token_carried_them() {
+        let identity = Identity::from_claims_json("HS256", Some("k1"), CLAIMS).unwrap();
+        assert_eq!(identity.claims_json(), CLAIMS);
+        assert_eq!(identity.sub(), Some("alice"));
+        assert_eq!(identity.kid(), Some("k1"));
+        // A fractional NumericDate expires at the next whole second.
+        assert_eq!(identity.exp(), Some(1_700_000_001));
+        assert_eq!(identity.claim("n"), Some(&json!([1, 2])));
+        assert_eq!(identity.roles("roles"), ["admin", "moderator"]);
+        assert!(identity.has_any_role("roles", &["moderator"]));
+        let room: serde_json::Value = identity.deserialize().unwrap();
+        assert_eq!(room["room"], "lobby");
+    }
+
+    #[test]
+    fn claims_that_are_not_an_object_or_mistyped_are_refused() {
+        for bad in [
+            "[1,2]",
+            "\"alice\"",
+            "{\"sub\":1}",
+            "{\"exp\":\"soon\"}",
+            "{\"sub\":",
+        ] {
+            assert!(
+                Identity::from_claims_json("HS256", None, bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_identity_from_a_map_reads_the_same_claims() {
+        let map = json!({"sub": "bob", "exp": 5, "roles": ["user"]});
+        let identity = Identity::new("ES256", None, map.as_object().unwrap().clone());
+        assert_eq!(identity.sub(), Some("bob"));
+        assert_eq!(identity.exp(), Some(5));
+        assert_eq!(identity.roles("roles"), ["user"]);
+        let reparsed: serde_json::Value = serde_json::from_str(identity.claims_json()).unwrap();
+        assert_eq!(reparsed, map);
     }
 }

@@ -240,6 +240,9 @@ async fn refused_tokens_never_reach_the_handler_and_shutdown_closes_1001() {
         next(&mut client).await,
         Got::Close(1001, "server_shutdown".into())
     );
-    tokio::time::timeout(STEP, server.task).await.unwrap().unwrap();
+    tokio::time::timeout(STEP, server.task)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(probe.closed.load(Ordering::SeqCst), 1);
 }

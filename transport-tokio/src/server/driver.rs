@@ -30,8 +30,8 @@ use tollgate::ws::error::ProtocolError;
 use tollgate::ws::frame::{FrameHeader, MAX_CONTROL_FRAME_LEN, MAX_HEADER_LEN, OpCode};
 
 use super::config::ServerConfig;
-use super::limits::TokenBucket;
 use super::inline::truncate;
+use super::limits::TokenBucket;
 use super::socket::{EndSlot, Error};
 use crate::handle::{Command, Identity, Message, Overflow};
 

@@ -18,6 +18,9 @@
 //! - [`Server`] listens on TCP (optionally TLS, feature `tls`) and hands out
 //!   [`AuthenticatedSocket`]s with [`Server::accept`], or runs a handler per connection
 //!   with [`Server::serve`].
+//! - [`Server::serve_inline`] runs an [`InlineHandler`] inside each connection's own
+//!   task instead: one task and no queue per connection, for handlers that answer each
+//!   message from the message itself ([`Echo`]; see the [`inline`] module).
 //! - [`Acceptor::accept_stream`] does the same for any `AsyncRead + AsyncWrite` stream.
 //! - [`ServerConfig`] holds the policies; [`StaticVerifier`] verifies tokens with keys
 //!   fixed at startup (any [`TokenVerifier`](crate::TokenVerifier) will do).
@@ -86,8 +89,8 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};

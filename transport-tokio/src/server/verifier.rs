@@ -188,7 +188,8 @@ impl StaticVerifier {
         )?;
         let header = verified.header();
         let kid = header.kid().map(|kid| kid.chars().collect::<String>());
-        let claims = std::str::from_utf8(verified.payload()).map_err(|_| JwtError::InvalidClaims)?;
+        let claims =
+            std::str::from_utf8(verified.payload()).map_err(|_| JwtError::InvalidClaims)?;
         Identity::from_claims_json(header.algorithm().name(), kid.as_deref(), claims)
             .map_err(|_| JwtError::InvalidClaims.into())
     }

@@ -207,9 +207,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                     match (chunk.last, chunk.kind) {
                         (false, _) => None,
                         // The connection validated the whole message before `last`.
-                        (true, MessageKind::Text) => std::str::from_utf8(message)
-                            .ok()
-                            .map(MessageRef::Text),
+                        (true, MessageKind::Text) => {
+                            std::str::from_utf8(message).ok().map(MessageRef::Text)
+                        }
                         (true, MessageKind::Binary) => Some(MessageRef::Binary(message)),
                     }
                 }
@@ -285,6 +285,9 @@ mod tests {
         let future = driver.run_inline(Echo, identity, shutdown, ());
         let size = std::mem::size_of_val(&future);
         assert!(size <= 1400, "the connection future takes {size} bytes");
-        assert!(size < 3 * driver_size, "{size} bytes for a {driver_size}-byte driver");
+        assert!(
+            size < 3 * driver_size,
+            "{size} bytes for a {driver_size}-byte driver"
+        );
     }
 }
