@@ -227,11 +227,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
             .await
     }
 
-    /// Runs the connection until it ends; leaves the reason in the end slot.
-    pub(crate) async fn run(mut self, mut wiring: Wiring) {
-        let end = self.serve(&mut wiring).await;
-        tracing::debug!(?end, "connection ended");
-        *wiring.end.lock().unwrap_or_else(PoisonError::into_inner) = end.into_error();
+    /// The future that runs the connection until it ends and leaves the reason in the
+    /// end slot. Not an `async fn`, whose arguments (the driver) would be kept twice in
+    /// the future every connection holds (see `run_inline`).
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would store the driver twice"
+    )]
+    pub(crate) fn run(mut self, mut wiring: Wiring) -> impl Future<Output = ()> + Send + 'static
+    where
+        S: 'static,
+    {
+        async move {
+            let end = self.serve(&mut wiring).await;
+            tracing::debug!(?end, "connection ended");
+            *wiring.end.lock().unwrap_or_else(PoisonError::into_inner) = end.into_error();
+        }
     }
 
     async fn serve(&mut self, wiring: &mut Wiring) -> End {

@@ -260,33 +260,69 @@ mod tests {
     use std::sync::Arc;
 
     use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::{mpsc, watch};
+    use tokio_util::sync::CancellationToken;
     use tollgate::jwt::Key;
     use tollgate::jwt::alg::hs256::Hs256Secret;
 
+    use super::super::Wiring;
     use super::Driver;
+    use crate::Identity;
     use crate::server::{Echo, ServerConfig, StaticVerifier};
+
+    /// A driver over a loopback connection, and the client end.
+    async fn driver() -> (Driver<TcpStream>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (tcp, _) = listener.accept().await.unwrap();
+        let key = Key::Hs256(Hs256Secret::new(b"0123456789abcdef0123456789abcdef").unwrap());
+        let config = Arc::new(ServerConfig::new(StaticVerifier::new(key)));
+        (Driver::new(tcp, config, &[]), client)
+    }
+
+    fn identity() -> Identity {
+        Identity::from_claims_json("HS256", None, r#"{"sub":"a"}"#).unwrap()
+    }
 
     /// What an idle connection costs is mostly this future (the benchmark's memory target
     /// is 4 KiB per connection, all included): a change that makes it grow past the
     /// bound (an `async fn` taking the driver by value doubles it) fails here.
     #[tokio::test]
     async fn the_inline_connection_future_stays_small() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let _client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (tcp, _) = listener.accept().await.unwrap();
-        let key = Key::Hs256(Hs256Secret::new(b"0123456789abcdef0123456789abcdef").unwrap());
-        let config = Arc::new(ServerConfig::new(StaticVerifier::new(key)));
-        let driver = Driver::new(tcp, config, &[]);
+        let (driver, _client) = driver().await;
         let driver_size = std::mem::size_of_val(&driver);
-        let identity = crate::Identity::from_claims_json("HS256", None, r#"{"sub":"a"}"#).unwrap();
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let future = driver.run_inline(Echo, identity, shutdown, ());
+        let future = driver.run_inline(Echo, identity(), CancellationToken::new(), ());
         let size = std::mem::size_of_val(&future);
         assert!(size <= 1400, "the connection future takes {size} bytes");
         assert!(
             size < 3 * driver_size,
+            "{size} bytes for a {driver_size}-byte driver"
+        );
+    }
+
+    /// The same for the task behind an `AuthenticatedSocket`.
+    #[tokio::test]
+    async fn the_socket_connection_future_holds_the_driver_once() {
+        let (driver, _client) = driver().await;
+        let driver_size = std::mem::size_of_val(&driver);
+        let (_outgoing, outgoing) = mpsc::channel(4);
+        let (incoming, _incoming) = mpsc::channel(4);
+        let wiring = Wiring {
+            outgoing,
+            incoming,
+            demand: Arc::default(),
+            overflow: Arc::default(),
+            identity: watch::channel(identity()).0,
+            shutdown: CancellationToken::new(),
+            end: Arc::default(),
+        };
+        let future = driver.run(wiring);
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 1800, "the connection future takes {size} bytes");
+        assert!(
+            size < 2 * driver_size + 800,
             "{size} bytes for a {driver_size}-byte driver"
         );
     }
