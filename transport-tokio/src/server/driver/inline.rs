@@ -132,11 +132,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            // The timer before the read: a client that always has more to send still
+            // meets its token's expiry and the ping.
             let wake = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => Wake::Shutdown,
-                read = std::future::poll_fn(|cx| self.poll_fill(cx)) => Wake::Read(read),
                 () = sleep_until(timer.unwrap_or_else(far_future)), if timer.is_some() => Wake::Timer,
+                read = std::future::poll_fn(|cx| self.poll_fill(cx)) => Wake::Read(read),
             };
             match wake {
                 Wake::Shutdown => {
@@ -195,6 +197,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
             };
             let consumed = step.consumed;
             let mut stop = None;
+            let mut assembled = false;
             let data = match step.event {
                 None => None,
                 Some(Event::Text(text)) => Some(MessageRef::Text(text)),
@@ -204,6 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                         message.clear();
                     }
                     message.extend_from_slice(chunk.data);
+                    assembled = chunk.last;
                     match (chunk.last, chunk.kind) {
                         (false, _) => None,
                         // The connection validated the whole message before `last`.
@@ -239,6 +243,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 } else {
                     handler.on_message(identity, data, &mut Reply::new(conn, out, close));
                 }
+            }
+            if assembled {
+                // A streamed message was answered: its buffer (up to the size limit) is
+                // not kept for the connection's life.
+                *message = Vec::new();
             }
             *start += consumed;
             if *start >= buf.len() {
