@@ -6,6 +6,10 @@
 //!   reading every echo back (checked byte for byte); throughput in messages.
 //! - `setup/*`: connections per second, each one TCP connect + upgrade (+ token
 //!   verification for tollgate, HS256 or ES256) + the 101 answer, then a reset.
+//! - `echo_*/loopback-ceiling`: not a WebSocket server but the bound on what any server
+//!   can reach here: after the upgrade it writes back, for every whole frame read, the
+//!   echo the load generator expects, precomputed (no parsing, unmasking or encoding), so
+//!   only the kernel's and the load generator's costs remain.
 //! - memory: the server's resident set (`VmRSS`) before and after opening 10,000 idle
 //!   (authenticated) connections, per connection; 500 under `--test`.
 //!
@@ -158,6 +162,8 @@ struct Servers {
     tollgate_es256: Server,
     tungstenite: Server,
     fastwebsockets: Server,
+    /// The echo benchmarks' reference: no WebSocket work at all.
+    ceiling: Server,
 }
 
 impl Servers {
@@ -194,10 +200,20 @@ impl Servers {
                 peer_command("fastwebsockets"),
                 "/".into(),
             ),
+            ceiling: Server::spawn("loopback-ceiling", peer_command("ceiling"), "/".into()),
         }
     }
 
-    fn echo_servers(&self) -> [&Server; 3] {
+    fn echo_servers(&self) -> [&Server; 4] {
+        [
+            &self.tollgate,
+            &self.tungstenite,
+            &self.fastwebsockets,
+            &self.ceiling,
+        ]
+    }
+
+    fn websocket_servers(&self) -> [&Server; 3] {
         [&self.tollgate, &self.tungstenite, &self.fastwebsockets]
     }
 }
@@ -454,7 +470,7 @@ fn resident_kib(pid: u32) -> u64 {
 
 fn memory(runtime: &Runtime, servers: &Servers, count: usize) {
     println!("memory: resident set per idle connection ({count} connections, VmRSS)");
-    for server in servers.echo_servers() {
+    for server in servers.websocket_servers() {
         let (before, after) = runtime.block_on(async {
             // Let the allocator and the runtime reach their steady state first.
             reset(open_many(server, 200).await);
@@ -484,7 +500,10 @@ mod peer {
     use hyper::server::conn::http1;
     use hyper::service::service_fn;
     use hyper::{Request, Response};
-    use tokio::net::TcpListener;
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::{TcpListener, TcpStream};
 
     pub fn run(role: &str) {
         // The benchmark holds our stdin: its end means the benchmark is gone.
@@ -499,6 +518,7 @@ mod peer {
             match role {
                 "tungstenite" => tungstenite(listener).await,
                 "fastwebsockets" => fastwebsockets(listener).await,
+                "ceiling" => ceiling(listener).await,
                 other => panic!("unknown peer {other}"),
             }
         });
@@ -560,5 +580,74 @@ mod peer {
             }
         }
         Ok(())
+    }
+
+    /// The loopback ceiling (see the module docs): precomputed echoes for both message
+    /// sizes, chosen by the first frame's length.
+    async fn ceiling(listener: TcpListener) {
+        let echoes: Arc<[(usize, Vec<u8>); 2]> = Arc::new([32, 16 * 1024].map(|size| {
+            let messages = if size == 32 { 1000 } else { 100 };
+            (
+                size,
+                super::expected_echo(&super::masked_stream(messages, size)),
+            )
+        }));
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(ceiling_connection(stream, Arc::clone(&echoes)));
+        }
+    }
+
+    async fn ceiling_connection(mut stream: TcpStream, echoes: Arc<[(usize, Vec<u8>); 2]>) {
+        // The load generator's fixed key (RFC 6455's example) and its accept value.
+        const ANSWER: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+            Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        let mut buf = vec![0_u8; 64 * 1024];
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        if stream.write_all(ANSWER).await.is_err() {
+            return;
+        }
+        let mut first = Vec::new();
+        let (mut read, mut sent) = (0_usize, 0_usize);
+        let mut echo: Option<(&[u8], usize, usize)> = None;
+        loop {
+            let n = match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            read += n;
+            if echo.is_none() {
+                first.extend_from_slice(&buf[..n.min(2)]);
+                let Some(&len) = first.get(1) else { continue };
+                let size = if len & 0x7f == 126 {
+                    16 * 1024
+                } else {
+                    usize::from(len & 0x7f)
+                };
+                let Some((_, bytes)) = echoes.iter().find(|(s, _)| *s == size) else {
+                    return;
+                };
+                let header = if size >= 126 { 4 } else { 2 };
+                echo = Some((bytes, header + 4 + size, header + size));
+            }
+            let Some((bytes, frame_in, frame_out)) = echo else {
+                continue;
+            };
+            let due = read / frame_in * frame_out;
+            while sent < due {
+                let at = sent % bytes.len();
+                let end = bytes.len().min(at + (due - sent));
+                if stream.write_all(&bytes[at..end]).await.is_err() {
+                    return;
+                }
+                sent += end - at;
+            }
+        }
     }
 }
