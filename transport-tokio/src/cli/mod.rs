@@ -107,6 +107,9 @@ where
         // clap prints help and version on stdout with status 0 and usage errors on stderr with 2.
         Err(err) => err.exit(),
     };
+    // Only `serve` (feature `axum`) reads them.
+    #[cfg(not(feature = "axum"))]
+    let _ = &matches;
     let result = match cli.command {
         Command::Token(args) => token::run(&args),
         Command::Verify(args) => verify::run(&args),
