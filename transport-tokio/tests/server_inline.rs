@@ -246,3 +246,46 @@ async fn refused_tokens_never_reach_the_handler_and_shutdown_closes_1001() {
         .unwrap();
     assert_eq!(probe.closed.load(Ordering::SeqCst), 1);
 }
+
+/// Echoes, but panics on `boom`.
+#[derive(Default)]
+struct Fragile {
+    closed: AtomicUsize,
+}
+
+impl InlineHandler for Fragile {
+    fn on_message(&self, _: &Identity, message: MessageRef<'_>, reply: &mut Reply<'_>) {
+        assert_ne!(message, MessageRef::Text("boom"), "the handler's own bug");
+        reply.message(message);
+    }
+
+    fn on_close(&self, _: &Identity) {
+        self.closed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_closes_only_its_connection_with_1011() {
+    let fragile = Arc::new(Fragile::default());
+    let server = serve_inline(config(), Arc::clone(&fragile)).await;
+    let mut bystander = connect_query(server.addr, &token("bob", 60)).await;
+    let mut client = connect_query(server.addr, &token("alice", 60)).await;
+    for text in ["before", "boom", "after"] {
+        client.send_text(text).await.unwrap();
+    }
+    assert_eq!(next(&mut client).await, Got::Text("before".into()));
+    assert_eq!(
+        next(&mut client).await,
+        Got::Close(1011, "internal_error".into())
+    );
+    round_trip(&mut bystander, "still served").await;
+    let mut again = connect_query(server.addr, &token("alice", 60)).await;
+    round_trip(&mut again, "new connection").await;
+    tokio::time::timeout(STEP, async {
+        while fragile.closed.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+}

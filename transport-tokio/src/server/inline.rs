@@ -83,7 +83,9 @@ impl MessageRef<'_> {
 
 /// A handler called by the connection task for every data message of every connection
 /// (see the [module docs](self)). It must not block: it runs on the runtime's worker
-/// thread, between reads of this connection and of others.
+/// thread, between reads of this connection and of others. A callback that panics ends
+/// only its own connection: the replies written before the panic are sent, then close
+/// 1011 `internal_error` (the panic is logged with `tracing`).
 pub trait InlineHandler: Send + Sync + 'static {
     /// Once per connection, after authentication and before any message.
     fn on_open(&self, identity: &Identity, reply: &mut Reply<'_>) {

@@ -3,6 +3,8 @@
 //! stream, one timer (expiry or ping, whichever is first) and shutdown. No queue, no
 //! second task; an idle connection keeps only this future and its identity.
 
+use std::panic::AssertUnwindSafe;
+
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -66,14 +68,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
             // Held for the connection's life: its places under the connection caps.
             let _permits = permits;
             let mut close = None;
-            handler.on_open(
-                &identity,
-                &mut Reply::new(&mut self.conn, &mut self.out, &mut close),
-            );
+            let (conn, out) = (&mut self.conn, &mut self.out);
+            if panicked(|| handler.on_open(&identity, &mut Reply::new(conn, out, &mut close))) {
+                close = Some(internal_error());
+            }
             let end = self
                 .serve_inline(&handler, &mut identity, &shutdown, close)
                 .await;
-            handler.on_close(&identity);
+            let _ = panicked(|| handler.on_close(&identity));
             tracing::debug!(?end, "connection ended");
         }
     }
@@ -241,7 +243,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 {
                     stop = Some(Answered::Refresh(auth.token.into()));
                 } else {
-                    handler.on_message(identity, data, &mut Reply::new(conn, out, close));
+                    let reply = &mut Reply::new(conn, out, close);
+                    if panicked(|| handler.on_message(identity, data, reply)) {
+                        *close = Some(internal_error());
+                    }
                 }
             }
             if assembled {
@@ -261,6 +266,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 return Answered::Drained;
             }
         }
+    }
+}
+
+/// Runs a handler's callback and tells whether it panicked. A panic ends only this
+/// connection: logged, then close 1011 `internal_error` after the replies written before
+/// it, as for a failed socket handler.
+fn panicked(callback: impl FnOnce()) -> bool {
+    let panicked = std::panic::catch_unwind(AssertUnwindSafe(callback)).is_err();
+    if panicked {
+        tracing::error!("inline handler panicked");
+    }
+    panicked
+}
+
+fn internal_error() -> CloseRequest {
+    CloseRequest {
+        code: 1011,
+        reason: reason::INTERNAL_ERROR.into(),
     }
 }
 
