@@ -101,3 +101,39 @@ fn no_key_anywhere_is_still_a_usage_error() {
     command.args(["verify", "x.y.z"]);
     run(&mut command, b"").usage_error();
 }
+
+#[test]
+fn a_short_secret_verifies_with_a_warning_and_a_long_one_without() {
+    let short = "short-secret-17by";
+    let long = "a-secret-of-exactly-32-bytes-abc";
+    for (secret, warned) in [(short, true), (long, false)] {
+        let mut mint = tollgate(&[
+            "token",
+            "--secret-env",
+            "TOLLGATE_TEST_KEY",
+            "--alg",
+            "HS256",
+            "--sub",
+            "alice",
+        ]);
+        mint.env("TOLLGATE_TEST_KEY", secret);
+        let minted = run(&mut mint, b"");
+        let mut verify = tollgate(&[
+            "verify",
+            "--secret-env",
+            "TOLLGATE_TEST_KEY",
+            &minted.token(),
+        ]);
+        verify.env("TOLLGATE_TEST_KEY", secret);
+        let verdict = run(&mut verify, b"");
+        verdict.valid();
+        assert_eq!(
+            verdict
+                .stderr
+                .contains("warning: the HS256 secret is 17 bytes"),
+            warned,
+            "{secret}: {verdict:?}"
+        );
+        assert_eq!(minted.stderr.contains("warning:"), warned, "{minted:?}");
+    }
+}

@@ -96,7 +96,23 @@ pub fn read_secret_env(var: &str) -> Result<Vec<u8>, UsageError> {
     if bytes.is_empty() {
         return Err(UsageError(format!("environment variable {var} is empty")));
     }
+    warn_if_short(&bytes);
     Ok(bytes)
+}
+
+/// HS256 secrets shorter than this are used, with a warning: RFC 7518 §3.2 requires a key
+/// of at least the hash's size (256 bits).
+pub const MIN_HS256_SECRET: usize = 32;
+
+/// Prints a warning on stderr for a secret shorter than [`MIN_HS256_SECRET`] (existing
+/// deployments keep working; a brute-forced short secret forges any token).
+fn warn_if_short(secret: &[u8]) {
+    if secret.len() < MIN_HS256_SECRET {
+        eprintln!(
+            "tollgate: warning: the HS256 secret is {} bytes; RFC 7518 section 3.2 requires at least {MIN_HS256_SECRET} (256 bits)",
+            secret.len()
+        );
+    }
 }
 
 /// Reads an HMAC secret from a file, byte for byte.
@@ -111,6 +127,7 @@ pub fn read_secret_file(path: &Path) -> Result<Vec<u8>, UsageError> {
             path.display()
         )));
     }
+    warn_if_short(&bytes);
     Ok(bytes)
 }
 
