@@ -325,9 +325,23 @@ fn echo_mode_echoes_every_message() {
 
 #[test]
 fn sigterm_closes_clients_with_1001_and_exits_0() {
-    let mut serve = Serve::start(&[]);
+    let serve = Serve::start(&[]);
     let mut ws = serve.connect(serve.token.as_deref().unwrap()).unwrap();
     ws.expect_event("presence", online_has(&["dev"]));
+    terminate_expecting_1001(serve, &mut ws);
+}
+
+#[test]
+fn sigterm_closes_echo_clients_with_1001_and_exits_0() {
+    let serve = Serve::start(&["--echo"]);
+    let mut ws = serve.connect(serve.token.as_deref().unwrap()).unwrap();
+    ws.send_text("before the end");
+    assert_eq!(ws.read_frame().payload, b"before the end");
+    terminate_expecting_1001(serve, &mut ws);
+}
+
+/// Sends SIGTERM to `serve`: `ws` gets close 1001, and the process exits 0.
+fn terminate_expecting_1001(mut serve: Serve, ws: &mut Ws) {
     let status = Command::new("kill")
         .args(["-TERM", &serve.child.id().to_string()])
         .status()
