@@ -187,7 +187,8 @@ async fn rate_limit_closes_1008_rate_limited() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(echoed, 5);
+    // The burst of 5, plus any token refilled (one per 200 ms) while the 20 were sent.
+    assert!((5..20).contains(&echoed), "{echoed} echoed");
 }
 
 #[tokio::test]
