@@ -29,8 +29,9 @@ async fn serve_inline<H: InlineHandler>(config: ServerConfig, handler: H) -> Run
     }
 }
 
-/// Greets, answers `whoami` with `sub exp`, closes on `bye`, echoes the rest; counts
-/// opens and closes.
+/// Greets, answers `whoami` with `sub exp`, `count` with the messages this connection
+/// sent, `id` with the connection's id, closes on `bye`, echoes the rest; counts opens
+/// and closes.
 #[derive(Default)]
 struct Probe {
     opened: AtomicUsize,
@@ -38,18 +39,29 @@ struct Probe {
 }
 
 impl InlineHandler for Probe {
-    fn on_open(&self, identity: &Identity, reply: &mut Reply<'_>) {
+    /// Messages received on the connection.
+    type State = u64;
+
+    fn on_open(&self, _: &mut u64, reply: &mut Reply<'_>) {
         self.opened.fetch_add(1, Ordering::SeqCst);
-        reply.text(&format!("hello {}", identity.sub().unwrap_or("-")));
+        let greeting = format!("hello {}", reply.identity().sub().unwrap_or("-"));
+        reply.text(&greeting);
     }
 
-    fn on_message(&self, identity: &Identity, message: MessageRef<'_>, reply: &mut Reply<'_>) {
+    fn on_message(&self, seen: &mut u64, reply: &mut Reply<'_>, message: MessageRef<'_>) {
+        *seen += 1;
         match message {
-            MessageRef::Text("whoami") => reply.text(&format!(
-                "{} {}",
-                identity.sub().unwrap_or("-"),
-                identity.exp().unwrap_or(0)
-            )),
+            MessageRef::Text("whoami") => {
+                let identity = reply.identity();
+                let answer = format!(
+                    "{} {}",
+                    identity.sub().unwrap_or("-"),
+                    identity.exp().unwrap_or(0)
+                );
+                reply.text(&answer);
+            }
+            MessageRef::Text("count") => reply.text(&seen.to_string()),
+            MessageRef::Text("id") => reply.text(&reply.id().to_string()),
             MessageRef::Text("bye") => {
                 reply.text("see you");
                 reply.close(4000, "bye");
@@ -60,7 +72,7 @@ impl InlineHandler for Probe {
         }
     }
 
-    fn on_close(&self, _: &Identity) {
+    fn on_close(&self, _: &mut u64, _: &Identity) {
         self.closed.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -255,12 +267,14 @@ struct Fragile {
 }
 
 impl InlineHandler for Fragile {
-    fn on_message(&self, _: &Identity, message: MessageRef<'_>, reply: &mut Reply<'_>) {
+    type State = ();
+
+    fn on_message(&self, (): &mut (), reply: &mut Reply<'_>, message: MessageRef<'_>) {
         assert_ne!(message, MessageRef::Text("boom"), "the handler's own bug");
         reply.message(message);
     }
 
-    fn on_close(&self, _: &Identity) {
+    fn on_close(&self, (): &mut (), _: &Identity) {
         self.closed.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -289,4 +303,26 @@ async fn a_panicking_handler_closes_only_its_connection_with_1011() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn each_connection_has_its_own_state_and_id() {
+    let server = serve_inline(config(), Probe::default()).await;
+    let mut alice = connect_query(server.addr, &token("alice", 60)).await;
+    let mut bob = connect_query(server.addr, &token("bob", 60)).await;
+    assert_eq!(next(&mut alice).await, Got::Text("hello alice".into()));
+    assert_eq!(next(&mut bob).await, Got::Text("hello bob".into()));
+    for _ in 0..3 {
+        round_trip(&mut alice, "ping me").await;
+    }
+    alice.send_text("count").await.unwrap();
+    assert_eq!(next(&mut alice).await, Got::Text("4".into()));
+    bob.send_text("count").await.unwrap();
+    assert_eq!(next(&mut bob).await, Got::Text("1".into()));
+    alice.send_text("id").await.unwrap();
+    bob.send_text("id").await.unwrap();
+    let (Got::Text(a), Got::Text(b)) = (next(&mut alice).await, next(&mut bob).await) else {
+        panic!("no ids")
+    };
+    assert_ne!(a, b);
 }

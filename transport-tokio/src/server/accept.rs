@@ -480,13 +480,14 @@ impl Acceptor {
     {
         let Accepted {
             driver,
+            id,
             identity,
             permits,
             span,
             ..
         } = accepted;
         let task = driver
-            .run_inline(handler, identity, self.shutdown.token(), permits)
+            .run_inline(handler, (id, identity), self.shutdown.token(), permits)
             .instrument(span);
         self.shutdown.tracker().spawn(task);
     }

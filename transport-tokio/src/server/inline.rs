@@ -18,17 +18,23 @@
 //! before them, graceful shutdown (1001).
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use tollgate_tokio::Identity;
 //! use tollgate_tokio::server::{InlineHandler, MessageRef, Reply, Server, ServerConfig};
 //!
-//! /// Answers `whoami` with the token's subject.
+//! /// Answers `whoami` with the token's subject and `count` with the messages so far.
 //! struct WhoAmI;
 //!
 //! impl InlineHandler for WhoAmI {
-//!     fn on_message(&self, identity: &Identity, message: MessageRef<'_>, reply: &mut Reply<'_>) {
+//!     /// Messages received on this connection.
+//!     type State = u64;
+//!
+//!     fn on_message(&self, seen: &mut u64, reply: &mut Reply<'_>, message: MessageRef<'_>) {
+//!         *seen += 1;
 //!         match message {
-//!             MessageRef::Text("whoami") => reply.text(identity.sub().unwrap_or("anonymous")),
+//!             MessageRef::Text("whoami") => {
+//!                 let sub = reply.identity().sub().unwrap_or("anonymous").to_owned();
+//!                 reply.text(&sub);
+//!             }
+//!             MessageRef::Text("count") => reply.text(&seen.to_string()),
 //!             _ => reply.close(1003, "unsupported"),
 //!         }
 //!     }
@@ -36,7 +42,7 @@
 //!
 //! # async fn run(config: ServerConfig) -> std::io::Result<()> {
 //! let server = Server::bind("127.0.0.1:9001", config).await?;
-//! server.serve_inline(Arc::new(WhoAmI)).await;
+//! server.serve_inline(WhoAmI).await;
 //! # Ok(())
 //! # }
 //! ```
@@ -47,7 +53,7 @@ use tollgate::ws::close::{CloseCode, MAX_CLOSE_REASON_LEN};
 use tollgate::ws::conn::{Connection, MessageKind};
 use tollgate::ws::frame::MAX_HEADER_LEN;
 
-use crate::handle::Identity;
+use crate::handle::{ConnectionId, Identity};
 
 /// A data message, borrowed from the connection's buffer for the length of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,32 +93,40 @@ impl MessageRef<'_> {
 /// only its own connection: the replies written before the panic are sent, then close
 /// 1011 `internal_error` (the panic is logged with `tracing`).
 pub trait InlineHandler: Send + Sync + 'static {
+    /// What the handler keeps per connection (a counter, subscriptions; `()` for
+    /// nothing): created with `Default` when the connection is authenticated, handed to
+    /// every callback, dropped when the connection has ended. It lives in the
+    /// connection's task: keep it small, since an idle connection holds it too.
+    type State: Default + Send + 'static;
+
     /// Once per connection, after authentication and before any message.
-    fn on_open(&self, identity: &Identity, reply: &mut Reply<'_>) {
-        let _ = (identity, reply);
+    fn on_open(&self, state: &mut Self::State, reply: &mut Reply<'_>) {
+        let _ = (state, reply);
     }
 
-    /// For each data message, in the order received. `identity` is the current one
-    /// (in-band refreshes replace it).
-    fn on_message(&self, identity: &Identity, message: MessageRef<'_>, reply: &mut Reply<'_>);
+    /// For each data message, in the order received; [`Reply::identity`] is the current
+    /// identity (in-band refreshes replace it).
+    fn on_message(&self, state: &mut Self::State, reply: &mut Reply<'_>, message: MessageRef<'_>);
 
     /// Once per connection, when it has ended (however it ended).
-    fn on_close(&self, identity: &Identity) {
-        let _ = identity;
+    fn on_close(&self, state: &mut Self::State, identity: &Identity) {
+        let _ = (state, identity);
     }
 }
 
 impl<H: InlineHandler + ?Sized> InlineHandler for Arc<H> {
-    fn on_open(&self, identity: &Identity, reply: &mut Reply<'_>) {
-        (**self).on_open(identity, reply);
+    type State = H::State;
+
+    fn on_open(&self, state: &mut Self::State, reply: &mut Reply<'_>) {
+        (**self).on_open(state, reply);
     }
 
-    fn on_message(&self, identity: &Identity, message: MessageRef<'_>, reply: &mut Reply<'_>) {
-        (**self).on_message(identity, message, reply);
+    fn on_message(&self, state: &mut Self::State, reply: &mut Reply<'_>, message: MessageRef<'_>) {
+        (**self).on_message(state, reply, message);
     }
 
-    fn on_close(&self, identity: &Identity) {
-        (**self).on_close(identity);
+    fn on_close(&self, state: &mut Self::State, identity: &Identity) {
+        (**self).on_close(state, identity);
     }
 }
 
@@ -122,7 +136,9 @@ impl<H: InlineHandler + ?Sized> InlineHandler for Arc<H> {
 pub struct Echo;
 
 impl InlineHandler for Echo {
-    fn on_message(&self, _: &Identity, message: MessageRef<'_>, reply: &mut Reply<'_>) {
+    type State = ();
+
+    fn on_message(&self, (): &mut (), reply: &mut Reply<'_>, message: MessageRef<'_>) {
         reply.message(message);
     }
 }
@@ -134,11 +150,13 @@ pub(crate) struct CloseRequest {
     pub(crate) reason: Box<str>,
 }
 
-/// Where an [`InlineHandler`] writes its answers: frames encoded into the connection's
-/// write buffer, sent after the handler returns (with the answers to the other messages
-/// of the same read, in order).
+/// The connection as an [`InlineHandler`] sees it: who is on the other end, and where
+/// the answers go (frames encoded into the connection's write buffer, sent after the
+/// handler returns with the answers to the other messages of the same read, in order).
 #[derive(Debug)]
 pub struct Reply<'a> {
+    id: ConnectionId,
+    identity: &'a Identity,
     conn: &'a mut Connection,
     out: &'a mut Vec<u8>,
     close: &'a mut Option<CloseRequest>,
@@ -146,11 +164,30 @@ pub struct Reply<'a> {
 
 impl<'a> Reply<'a> {
     pub(crate) fn new(
+        (id, identity): (ConnectionId, &'a Identity),
         conn: &'a mut Connection,
         out: &'a mut Vec<u8>,
         close: &'a mut Option<CloseRequest>,
     ) -> Self {
-        Self { conn, out, close }
+        Self {
+            id,
+            identity,
+            conn,
+            out,
+            close,
+        }
+    }
+
+    /// The connection's id (as in its `tracing` span).
+    #[must_use]
+    pub const fn id(&self) -> ConnectionId {
+        self.id
+    }
+
+    /// The verified identity of the connection's current token.
+    #[must_use]
+    pub const fn identity(&self) -> &Identity {
+        self.identity
     }
 
     /// Sends a text message.

@@ -208,7 +208,7 @@ impl Server {
                 acceptor: self.acceptor.clone(),
                 #[cfg(feature = "tls")]
                 tls: self.tls.clone(),
-                deliver: Deliver::Queue(tx),
+                deliver: Queue(tx),
             };
             tokio::spawn(listen.run());
         }
@@ -264,7 +264,7 @@ impl Server {
                 acceptor: self.acceptor.clone(),
                 #[cfg(feature = "tls")]
                 tls: self.tls.clone(),
-                deliver: Deliver::Inline(Arc::new(handler)),
+                deliver: Inline(Arc::new(handler)),
             };
             listen.run().await;
         }
@@ -304,47 +304,65 @@ impl<E: fmt::Display + Send + 'static> HandlerResult for Result<(), E> {
 }
 
 /// What the accept loop does with an accepted stream.
-#[derive(Clone)]
-enum Deliver {
-    /// Authenticate it and queue the socket for [`Server::accept`].
-    Queue(mpsc::Sender<AuthenticatedSocket>),
-    /// Authenticate it and run it with the handler, in the same task.
-    Inline(Arc<dyn InlineHandler>),
+trait Deliver: Clone + Send + Sync + 'static {
+    fn deliver<S>(
+        self,
+        acceptor: Acceptor,
+        stream: S,
+        peer: SocketAddr,
+    ) -> impl Future<Output = ()> + Send
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 }
 
-impl Deliver {
+/// Authenticate it and queue the socket for [`Server::accept`].
+#[derive(Clone)]
+struct Queue(mpsc::Sender<AuthenticatedSocket>);
+
+impl Deliver for Queue {
     async fn deliver<S>(self, acceptor: Acceptor, stream: S, peer: SocketAddr)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        match self {
-            Self::Queue(accepted) => {
-                // Refusals were answered and logged in the connection's span. A server
-                // dropped meanwhile drops the socket too, which closes it.
-                if let Ok(socket) = acceptor.accept_from(stream, Some(peer)).await {
-                    drop(accepted.send(socket).await);
-                }
-            }
-            Self::Inline(handler) => {
-                // This task ends once the connection's own starts.
-                if let Ok(accepted) = acceptor.authenticate_from(stream, Some(peer)).await {
-                    acceptor.spawn_inline(accepted, handler);
-                }
-            }
+        // Refusals were answered and logged in the connection's span. A server dropped
+        // meanwhile drops the socket too, which closes it.
+        if let Ok(socket) = acceptor.accept_from(stream, Some(peer)).await {
+            drop(self.0.send(socket).await);
+        }
+    }
+}
+
+/// Authenticate it and start its task with the inline handler.
+struct Inline<H>(Arc<H>);
+
+impl<H> Clone for Inline<H> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<H: InlineHandler> Deliver for Inline<H> {
+    async fn deliver<S>(self, acceptor: Acceptor, stream: S, peer: SocketAddr)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        // This task ends once the connection's own starts.
+        if let Ok(accepted) = acceptor.authenticate_from(stream, Some(peer)).await {
+            acceptor.spawn_inline(accepted, self.0);
         }
     }
 }
 
 /// The accept loop.
-struct Listen {
+struct Listen<D> {
     listener: TcpListener,
     acceptor: Acceptor,
     #[cfg(feature = "tls")]
     tls: Option<TlsConfig>,
-    deliver: Deliver,
+    deliver: D,
 }
 
-impl Listen {
+impl<D: Deliver> Listen<D> {
     async fn run(self) {
         let shutdown = self.acceptor.shutdown_handle();
         loop {
@@ -366,7 +384,7 @@ impl Listen {
         }
     }
 
-    fn connect(&self, tcp: TcpStream, peer: SocketAddr) -> impl Future<Output = ()> + use<> {
+    fn connect(&self, tcp: TcpStream, peer: SocketAddr) -> impl Future<Output = ()> + use<D> {
         let acceptor = self.acceptor.clone();
         let deliver = self.deliver.clone();
         #[cfg(feature = "tls")]

@@ -15,7 +15,7 @@ use tollgate::ws::error::ProtocolError;
 use tollgate::ws::frame::MAX_CONTROL_FRAME_LEN;
 
 use super::{Driver, End, WRITE_BATCH, expiry, far_future, reason};
-use crate::handle::Identity;
+use crate::handle::{ConnectionId, Identity};
 use crate::server::inline::{CloseRequest, InlineHandler, MessageRef, Reply};
 
 /// Why [`Driver::answer_buffered`] stopped.
@@ -57,7 +57,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     pub(crate) fn run_inline<H: InlineHandler>(
         mut self,
         handler: H,
-        mut identity: Identity,
+        (id, mut identity): (ConnectionId, Identity),
         shutdown: CancellationToken,
         permits: impl Send + 'static,
     ) -> impl Future<Output = ()> + Send + 'static
@@ -67,15 +67,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         async move {
             // Held for the connection's life: its places under the connection caps.
             let _permits = permits;
+            let mut state = H::State::default();
             let mut close = None;
-            let (conn, out) = (&mut self.conn, &mut self.out);
-            if panicked(|| handler.on_open(&identity, &mut Reply::new(conn, out, &mut close))) {
+            let reply = &mut Reply::new((id, &identity), &mut self.conn, &mut self.out, &mut close);
+            if panicked(|| handler.on_open(&mut state, reply)) {
                 close = Some(internal_error());
             }
             let end = self
-                .serve_inline(&handler, &mut identity, &shutdown, close)
+                .serve_inline(&handler, &mut state, (id, &mut identity), &shutdown, close)
                 .await;
-            let _ = panicked(|| handler.on_close(&identity));
+            let _ = panicked(|| handler.on_close(&mut state, &identity));
             tracing::debug!(?end, "connection ended");
         }
     }
@@ -83,7 +84,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     async fn serve_inline<H: InlineHandler + ?Sized>(
         &mut self,
         handler: &H,
-        identity: &mut Identity,
+        state: &mut H::State,
+        (id, identity): (ConnectionId, &mut Identity),
         shutdown: &CancellationToken,
         mut close: Option<CloseRequest>,
     ) -> End {
@@ -94,7 +96,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
             let answered = if close.is_some() {
                 Answered::Closing
             } else {
-                self.answer_buffered(handler, identity, &mut close)
+                self.answer_buffered(handler, state, (id, identity), &mut close)
             };
             // Answers go out before whatever ends the connection: a peer sees them, then
             // the close, in the order it sent.
@@ -173,7 +175,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     fn answer_buffered<H: InlineHandler + ?Sized>(
         &mut self,
         handler: &H,
-        identity: &Identity,
+        state: &mut H::State,
+        whom: (ConnectionId, &Identity),
         close: &mut Option<CloseRequest>,
     ) -> Answered {
         loop {
@@ -243,8 +246,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 {
                     stop = Some(Answered::Refresh(auth.token.into()));
                 } else {
-                    let reply = &mut Reply::new(conn, out, close);
-                    if panicked(|| handler.on_message(identity, data, reply)) {
+                    let reply = &mut Reply::new(whom, conn, out, close);
+                    if panicked(|| handler.on_message(state, reply, data)) {
                         *close = Some(internal_error());
                     }
                 }
@@ -299,8 +302,8 @@ mod tests {
 
     use super::super::Wiring;
     use super::Driver;
-    use crate::Identity;
     use crate::server::{Echo, ServerConfig, StaticVerifier};
+    use crate::{ConnectionId, Identity};
 
     /// A driver over a loopback connection, and the client end.
     async fn driver() -> (Driver<TcpStream>, TcpStream) {
@@ -325,7 +328,8 @@ mod tests {
     async fn the_inline_connection_future_stays_small() {
         let (driver, _client) = driver().await;
         let driver_size = std::mem::size_of_val(&driver);
-        let future = driver.run_inline(Echo, identity(), CancellationToken::new(), ());
+        let whom = (ConnectionId::next(), identity());
+        let future = driver.run_inline(Echo, whom, CancellationToken::new(), ());
         let size = std::mem::size_of_val(&future);
         assert!(size <= 1400, "the connection future takes {size} bytes");
         assert!(
