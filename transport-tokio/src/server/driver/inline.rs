@@ -96,7 +96,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
             let answered = if close.is_some() {
                 Answered::Closing
             } else {
-                self.answer_buffered(handler, state, (id, identity), &mut close)
+                // One unwind guard per batch, not per message: it keeps the handler
+                // inlined into the loop.
+                let whom = (id, &*identity);
+                let batch = || self.answer_buffered(handler, state, whom, &mut close);
+                match std::panic::catch_unwind(AssertUnwindSafe(batch)) {
+                    Ok(answered) => answered,
+                    Err(_) => {
+                        tracing::error!("inline handler panicked");
+                        close = Some(internal_error());
+                        Answered::Closing
+                    }
+                }
             };
             // Answers go out before whatever ends the connection: a peer sees them, then
             // the close, in the order it sent.
@@ -246,10 +257,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                 {
                     stop = Some(Answered::Refresh(auth.token.into()));
                 } else {
-                    let reply = &mut Reply::new(whom, conn, out, close);
-                    if panicked(|| handler.on_message(state, reply, data)) {
-                        *close = Some(internal_error());
-                    }
+                    handler.on_message(state, &mut Reply::new(whom, conn, out, close), data);
                 }
             }
             if assembled {
