@@ -12,22 +12,7 @@ use server_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tollgate_tokio::Identity;
-use tollgate_tokio::server::{
-    Echo, InlineHandler, MessageRef, RateLimit, Reply, Server, ServerConfig,
-};
-
-/// Starts `config` on 127.0.0.1:0 serving `handler` inline.
-async fn serve_inline<H: InlineHandler>(config: ServerConfig, handler: H) -> Running {
-    let server = Server::bind("127.0.0.1:0", config).await.unwrap();
-    let addr = server.local_addr();
-    let shutdown = server.shutdown_handle();
-    let task = tokio::spawn(server.serve_inline(handler));
-    Running {
-        addr,
-        shutdown,
-        task,
-    }
-}
+use tollgate_tokio::server::{Echo, InlineHandler, MessageRef, RateLimit, Reply};
 
 /// Greets, answers `whoami` with `sub exp`, `count` with the messages this connection
 /// sent, `id` with the connection's id, closes on `bye`, echoes the rest; counts opens

@@ -20,7 +20,7 @@ use tollgate::ws::close::CloseCode;
 use tollgate::ws::conn::Config;
 use tollgate::ws::handshake::ClientRequest;
 use tollgate_tokio::server::{
-    AuthenticatedSocket, Server, ServerConfig, ShutdownHandle, StaticVerifier,
+    AuthenticatedSocket, InlineHandler, Server, ServerConfig, ShutdownHandle, StaticVerifier,
 };
 
 /// Every wait in these tests is bounded by this.
@@ -110,6 +110,19 @@ where
     let addr = server.local_addr();
     let shutdown = server.shutdown_handle();
     let task = tokio::spawn(server.serve(handler));
+    Running {
+        addr,
+        shutdown,
+        task,
+    }
+}
+
+/// Starts `config` on 127.0.0.1:0 serving `handler` inline.
+pub async fn serve_inline<H: InlineHandler>(config: ServerConfig, handler: H) -> Running {
+    let server = Server::bind("127.0.0.1:0", config).await.unwrap();
+    let addr = server.local_addr();
+    let shutdown = server.shutdown_handle();
+    let task = tokio::spawn(server.serve_inline(handler));
     Running {
         addr,
         shutdown,
